@@ -1,0 +1,4 @@
+{# Use custom schema names as they are (`staging`, not `main_staging`); no custom schema means `main`. #}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}

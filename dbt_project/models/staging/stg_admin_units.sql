@@ -1,0 +1,20 @@
+with source as (select * from {{ source('ref', 'admin_units') }}),
+
+renamed as (
+    select
+        era,
+        ma_xa,
+        ten_xa,
+        loai_xa,
+        ma_huyen,
+        ten_huyen,
+        loai_huyen,
+        ma_tinh,
+        ten_tinh,
+        cast(valid_from as date) as valid_from,
+        cast(valid_to as date) as valid_to,
+        name_key
+    from source
+)
+
+select * from renamed

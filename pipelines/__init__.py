@@ -1,0 +1,1 @@
+"""NTM/OCOP monitoring warehouse: the Dagster code location and the `ntm` command."""

@@ -1,0 +1,167 @@
+"""The `ntm` command (contract §4): a thin front door over the Dagster definitions.
+
+`ntm run` and `ntm demo` execute the same asset graph the UI shows, in-process. Heavy imports
+(Dagster, dbt, Great Expectations) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from pipelines.settings import SAMPLES_DIR, HomePaths, default_home
+
+EXIT_OK, EXIT_FAILURE, EXIT_WITHHELD = 0, 1, 2
+
+
+def _home(args) -> HomePaths:
+    return HomePaths(Path(args.home).resolve() if args.home else default_home())
+
+
+def run_pipeline(paths: HomePaths, verbose: bool = False) -> int:
+    """Materialise the whole asset graph in-process. 0 published, 2 withheld by error issues, 1 failure."""
+    import dagster as dg
+
+    from pipelines.definitions import PIPELINE_JOB, build_definitions
+
+    paths.ensure()
+    job = build_definitions(paths.home).resolve_job_def(PIPELINE_JOB)
+    instance = dg.DagsterInstance.get() if _dagster_home_set() else dg.DagsterInstance.ephemeral()
+    log_level = "INFO" if verbose else "WARNING"
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    materialized = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    published = dg.AssetKey("published_warehouse") in materialized
+    gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_open_errors"]
+    withheld = any(not e.passed for e in gate)
+    _print_outcome(paths, published, withheld, result.success)
+    if published:
+        return EXIT_OK
+    if withheld:
+        return EXIT_WITHHELD
+    return EXIT_FAILURE
+
+
+def _dagster_home_set() -> bool:
+    return bool(os.environ.get("DAGSTER_HOME"))
+
+
+def _print_outcome(paths: HomePaths, published: bool, withheld: bool, success: bool) -> None:
+    report = paths.reports / "latest.html"
+    summary = {}
+    if (paths.reports / "latest.json").exists():
+        summary = json.loads((paths.reports / "latest.json").read_text("utf-8")).get("summary", {})
+    if summary:
+        print(f"quality: {summary['open_errors']} open error(s), {summary['open_warnings']} warning(s), "
+              f"{summary['waived']} waived; claims matching {summary['claims_matching']}/{summary['claims']}")
+    if report.exists():
+        print(f"report: {report.resolve()}")
+    if published:
+        print(f"published: {paths.published_db}")
+    elif withheld:
+        print("publication withheld: open error issues (see the report; `ntm waive ISSUE --reason ...`)")
+    elif not success:
+        print("run failed: see the log above", file=sys.stderr)
+
+
+def cmd_run(args) -> int:
+    return run_pipeline(_home(args), verbose=args.verbose)
+
+
+def cmd_demo(args) -> int:
+    """Copy the tracked sample (roster, submissions, claims) into the home and run the pipeline."""
+    paths = _home(args).ensure()
+    if not (SAMPLES_DIR / "landing").exists():
+        from pipelines.samples import build_demo_sample
+
+        build_demo_sample(SAMPLES_DIR)
+    for source in sorted((SAMPLES_DIR / "landing").iterdir()):
+        shutil.copy2(source, paths.landing / source.name)
+    shutil.copy2(SAMPLES_DIR / "reference" / "roster.csv", paths.roster_file)
+    print(f"demo home: {paths.home}")
+    return run_pipeline(paths, verbose=args.verbose)
+
+
+def cmd_validate(args) -> int:
+    from pipelines.ingest.validate import validate_file
+
+    problems = validate_file(Path(args.file), _home(args))
+    for problem in problems:
+        print(problem.describe())
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    print(f"{args.file}: {errors} lỗi (errors), {warnings} cảnh báo (warnings)")
+    return EXIT_FAILURE if errors else EXIT_OK
+
+
+def cmd_waive(args) -> int:
+    import duckdb
+
+    from pipelines.quality.issues import UnknownIssue, waive
+
+    paths = _home(args)
+    with duckdb.connect(str(paths.warehouse)) as conn:
+        try:
+            waive(conn, args.issue, args.reason, args.by or getpass.getuser())
+        except (UnknownIssue, ValueError) as error:
+            print(f"ntm waive: {error}", file=sys.stderr)
+            return EXIT_FAILURE
+    print(f"waived {args.issue}: it no longer blocks publication (next `ntm run` publishes if nothing else does)")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    import duckdb
+
+    from pipelines.publish.report import build_report, write_report
+
+    paths = _home(args)
+    with duckdb.connect(str(paths.warehouse), read_only=True) as conn:
+        page = write_report(paths, build_report(conn, args.run_id))
+    print(f"report: {page}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ntm", description="NTM/OCOP monitoring warehouse")
+    parser.add_argument("--home", help="home directory (default $NTM_HOME, else ./data)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="ingest landing/, build, check, publish if no open error issue")
+    run.add_argument("-v", "--verbose", action="store_true", help="show the Dagster log")
+    run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="create the sample in the home and run the whole pipeline")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the Dagster log")
+    demo.set_defaults(func=cmd_demo)
+
+    validate = commands.add_parser("validate", help="check one submission or claims file without loading it")
+    validate.add_argument("file")
+    validate.set_defaults(func=cmd_validate)
+
+    waive = commands.add_parser("waive", help="let an open issue pass, recording who, when and why")
+    waive.add_argument("issue", help="issue_id from quality_issues or the report")
+    waive.add_argument("--reason", required=True)
+    waive.add_argument("--by", help="who waives (default: the current user)")
+    waive.set_defaults(func=cmd_waive)
+
+    report = commands.add_parser("report", help="write the quality report of the working warehouse")
+    report.add_argument("--run-id", default="manual")
+    report.set_defaults(func=cmd_report)
+
+    for command in (run, demo, validate, waive, report):  # `ntm run --home X` as well as `ntm --home X run`
+        command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Publication: a read-only copy of the warehouse's published tables, swapped in atomically.
+
+The new database and Parquet files are written beside the old ones and renamed over them, so a
+reader sees the old state or the new one, never half of either, and a reader holding the old file
+open keeps reading it undisturbed (the rename leaves its open file intact).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import HomePaths
+
+KEEP_PARQUET_VERSIONS = 2
+
+
+def published_tables(conn: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    """Every table of the `main` schema: dimensions, facts, marts, reconciliation, quality issues."""
+    return [name for (name,) in conn.execute(
+        "select table_name from duckdb_tables() where database_name = ? and schema_name = 'main' "
+        "order by table_name", [database]).fetchall()]
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
+    paths.published.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    tag = f"{stamp}-{run_id[:8]}"
+    new_db = paths.published / f".ntm-{tag}.duckdb"
+    parquet_dir = paths.published / f"parquet-{tag}"
+    parquet_dir.mkdir()
+    counts = {}
+    with duckdb.connect() as conn:
+        conn.execute(f"attach '{paths.warehouse}' as src (read_only)")
+        conn.execute(f"attach '{new_db}' as pub")
+        tables = published_tables(conn, "src")
+        for table in tables:
+            conn.execute(f'create table pub.main."{table}" as select * from src.main."{table}"')
+            conn.execute(f"copy pub.main.\"{table}\" to '{parquet_dir / (table + '.parquet')}' (format parquet)")
+            counts[table] = conn.execute(f'select count(*) from pub.main."{table}"').fetchone()[0]
+        conn.execute("detach pub")
+        conn.execute("detach src")
+    os.chmod(new_db, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read; only a publish replaces
+    os.replace(new_db, paths.published_db)
+
+    link = paths.published / "parquet"
+    tmp_link = paths.published / f".parquet-{tag}"
+    tmp_link.symlink_to(parquet_dir.name)
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)
+    os.replace(tmp_link, link)
+    for old in sorted(paths.published.glob("parquet-*"))[:-KEEP_PARQUET_VERSIONS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+    manifest = {
+        "run_id": run_id,
+        "published_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "database": str(paths.published_db.relative_to(paths.home)),
+        "parquet": str(link.relative_to(paths.home)),
+        "checks_passed": checks_passed,
+        "row_counts": counts,
+    }
+    _atomic_write_text(paths.published / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    return manifest

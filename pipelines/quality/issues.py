@@ -1,0 +1,168 @@
+"""Quality issues: every finding with its severity from the policy, its history and its waiver.
+
+An issue keeps one identity across runs (a hash of check, unit, period and detail), so that it has
+a first and a last time seen, becomes `resolved` when the data no longer shows it, and stays
+`waived` once someone has recorded why it may pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+ISSUE_COLUMNS = ["ma_kiem_tra", "cap", "ma_don_vi", "ky", "gia_tri_bao_cao", "gia_tri_tinh_toan", "mo_ta", "khoa",
+                 "muc_do_mac_dinh"]
+
+_AUDIT_DDL = [
+    "create schema if not exists audit",
+    """create table if not exists audit.issue_history (
+        issue_id varchar primary key, ma_kiem_tra varchar, muc_do varchar, cap varchar, ma_don_vi varchar,
+        ky varchar, mo_ta varchar, gia_tri_bao_cao double, gia_tri_tinh_toan double,
+        first_seen timestamp, last_seen timestamp, resolved_at timestamp)""",
+    """create table if not exists audit.waivers (
+        issue_id varchar primary key, waived_by varchar, waived_at timestamp, reason varchar)""",
+    """create table if not exists audit.dbt_test_results (
+        unique_id varchar, status varchar, failures bigint, message varchar)""",
+]
+
+
+class UnknownIssue(LookupError):
+    pass
+
+
+def create_audit_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for statement in _AUDIT_DDL:
+        conn.execute(statement)
+
+
+def load_policy(path: Path) -> dict:
+    with Path(path).open("rb") as handle:
+        policy = tomllib.load(handle)
+    checks = {code: level for code, level in policy.get("checks", {}).items()}
+    bad = {code: level for code, level in checks.items() if level not in ("error", "warning")}
+    if bad:
+        raise ValueError(f"{path}: severities must be 'error' or 'warning': {bad}")
+    return {"default": policy.get("defaults", {}).get("severity", "error"), "checks": checks}
+
+
+def record_test_results(conn: duckdb.DuckDBPyConnection, tests: list[tuple]) -> None:
+    """The latest dbt build's test results, for `refresh_issues` to turn failures into issues."""
+    create_audit_tables(conn)
+    conn.execute("delete from audit.dbt_test_results")
+    if tests:
+        conn.executemany("insert into audit.dbt_test_results values (?, ?, ?, ?)", tests)
+
+
+def _current_findings(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    findings = conn.execute("select * from audit.audit_findings").df() if _exists(
+        conn, "audit", "audit_findings") else pd.DataFrame(columns=ISSUE_COLUMNS)
+    tests = conn.execute(
+        """select case when status = 'warn' then 'DBT_TEST_WARNED' else 'DBT_TEST_FAILED' end as ma_kiem_tra,
+                  'dbt' as cap, split_part(unique_id, '.', 3) as ma_don_vi, '' as ky,
+                  null::double as gia_tri_bao_cao, cast(failures as double) as gia_tri_tinh_toan,
+                  'Kiểm thử dbt ' || split_part(unique_id, '.', 3) || ': ' || coalesce(failures, 0)
+                      || ' dòng vi phạm (dbt data test failed) ' || coalesce(message, '') as mo_ta,
+                  unique_id as khoa, null as muc_do_mac_dinh
+           from audit.dbt_test_results where status in ('fail', 'error', 'warn')"""
+    ).df()
+    frames = [f for f in (findings[ISSUE_COLUMNS], tests[ISSUE_COLUMNS]) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ISSUE_COLUMNS)
+
+
+def _exists(conn, schema: str, table: str) -> bool:
+    return conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table]).fetchone()[0] > 0
+
+
+def refresh_issues(conn: duckdb.DuckDBPyConnection, policy: dict, now: dt.datetime | None = None) -> dict:
+    """Merge this run's findings into the issue history and rebuild `main.quality_issues`."""
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    create_audit_tables(conn)
+    findings = _current_findings(conn)
+    findings["muc_do"] = [
+        policy["checks"].get(code) or default or policy["default"]
+        for code, default in zip(findings["ma_kiem_tra"], findings["muc_do_mac_dinh"])
+    ]
+    conn.register("findings", findings)
+    try:
+        conn.execute("begin transaction")
+        conn.execute("""
+            create or replace temp table current_issues as
+            select distinct on (issue_id) * from (
+                select substr(sha256(concat_ws('|', ma_kiem_tra, cap, ma_don_vi, ky, khoa)), 1, 12) as issue_id, *
+                from findings
+            ) order by issue_id""")
+        conn.execute("""
+            update audit.issue_history as h set
+                last_seen = ?, resolved_at = null, muc_do = c.muc_do, mo_ta = c.mo_ta,
+                gia_tri_bao_cao = c.gia_tri_bao_cao, gia_tri_tinh_toan = c.gia_tri_tinh_toan
+            from current_issues as c where h.issue_id = c.issue_id""", [now])
+        conn.execute("""
+            insert into audit.issue_history
+            select issue_id, ma_kiem_tra, muc_do, cap, ma_don_vi, ky, mo_ta, gia_tri_bao_cao, gia_tri_tinh_toan,
+                   ?, ?, null
+            from current_issues as c
+            where not exists (select 1 from audit.issue_history as h where h.issue_id = c.issue_id)""", [now, now])
+        conn.execute("""
+            update audit.issue_history set resolved_at = ?
+            where resolved_at is null and issue_id not in (select issue_id from current_issues)""", [now])
+        conn.execute("""
+            create or replace table main.quality_issues as
+            select
+                h.issue_id,
+                h.ma_kiem_tra,
+                h.muc_do,
+                h.cap,
+                h.ma_don_vi,
+                h.ky,
+                h.mo_ta,
+                case when h.resolved_at is not null then 'resolved'
+                     when w.issue_id is not null then 'waived'
+                     else 'open' end as trang_thai,
+                h.gia_tri_bao_cao,
+                h.gia_tri_tinh_toan,
+                h.first_seen,
+                h.last_seen,
+                h.resolved_at,
+                w.waived_by,
+                w.waived_at,
+                w.reason as waiver_reason
+            from audit.issue_history as h
+            left join audit.waivers as w using (issue_id)
+            order by case h.muc_do when 'error' then 0 else 1 end, h.ma_kiem_tra, h.cap, h.ma_don_vi, h.ky""")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    finally:
+        conn.unregister("findings")
+    return issue_counts(conn)
+
+
+def issue_counts(conn: duckdb.DuckDBPyConnection) -> dict:
+    rows = conn.execute(
+        "select muc_do, trang_thai, count(*) from main.quality_issues group by all").fetchall()
+    counts = {f"{level}_{status}": n for level, status, n in rows}
+    counts["open_errors"] = counts.get("error_open", 0)
+    return counts
+
+
+def waive(conn: duckdb.DuckDBPyConnection, issue_id: str, reason: str, who: str,
+          now: dt.datetime | None = None) -> None:
+    """Record who waived an issue, when and why; it no longer blocks publication."""
+    create_audit_tables(conn)
+    if not reason.strip():
+        raise ValueError("a waiver needs a reason")
+    found = conn.execute("select count(*) from audit.issue_history where issue_id = ?", [issue_id]).fetchone()[0]
+    if not found:
+        raise UnknownIssue(f"no issue {issue_id!r} (see `issue_id` in quality_issues)")
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    conn.execute("insert or replace into audit.waivers values (?, ?, ?, ?)", [issue_id, who, now, reason])
+    if _exists(conn, "main", "quality_issues"):
+        conn.execute("""update main.quality_issues set trang_thai = 'waived', waived_by = ?, waived_at = ?,
+                        waiver_reason = ? where issue_id = ? and trang_thai = 'open'""", [who, now, reason, issue_id])
