@@ -65,6 +65,10 @@ class HomePaths:
     def reports(self) -> Path:
         return self.home / "reports"
 
+    @property
+    def dbt_target(self) -> Path:
+        return self.home / ".dbt-target"
+
     def ensure(self) -> "HomePaths":
         for path in (self.landing, self.reference, self.archive, self.quarantine, self.published, self.reports):
             path.mkdir(parents=True, exist_ok=True)

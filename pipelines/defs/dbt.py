@@ -26,7 +26,9 @@ def ntm_dbt_models(
     than stopping the run; a model that fails to build stops it.
     """
     dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
-    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False)
+    # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
+    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False,
+                         target_path=settings.paths.dbt_target)
     yield from invocation.stream()
     results = invocation.get_artifact("run_results.json").get("results", [])
     tests = [(r["unique_id"], r["status"], r.get("failures"), r.get("message")) for r in results

@@ -14,7 +14,7 @@ from pipelines.settings import NtmSettings
                 "quality_issues passed its blocking check.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, settings: NtmSettings) -> dg.MaterializeResult:
-    manifest = publish(settings.paths, context.run_id, checks_passed=["quality_issues:no_open_errors"])
+    manifest = publish(settings.paths, context.run.run_id, checks_passed=["quality_issues:no_open_errors"])
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(settings.paths.published_db)),
         "tables": len(manifest["row_counts"]),

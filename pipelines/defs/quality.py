@@ -20,7 +20,7 @@ def quality_issues(context: dg.AssetExecutionContext, settings: NtmSettings,
     policy = load_policy(settings.policy_file)
     with warehouse.get_connection() as conn:
         counts = refresh_issues(conn, policy)
-        report = build_report(conn, context.run_id)
+        report = build_report(conn, context.run.run_id)
     page = write_report(settings.paths, report)
     context.log.info(f"quality report: {page}")
     return dg.MaterializeResult(metadata={**counts, "report": dg.MetadataValue.path(str(page))})

@@ -11,7 +11,13 @@ import json
 from importlib import metadata, resources
 
 import pandas as pd
-from vietnamadminunits.database import query
+
+
+def query(sql: str) -> list[dict]:
+    # Imported here: the package loads its address parser on import (~0.5 s), needed only on reload.
+    from vietnamadminunits.database import query as package_query
+
+    return package_query(sql)
 
 LEGACY = "legacy"
 REFORM_2025 = "reform2025"
@@ -52,9 +58,7 @@ def admin_units() -> pd.DataFrame:
 def crosswalk() -> pd.DataFrame:
     """Legacy commune → 2025 commune. A divided commune maps to several; `is_default` marks the
     one the package assigns when nothing else is known, so that roll-ups count each old unit once."""
-    data = json.loads(
-        resources.files("vietnamadminunits").joinpath("data/converter_2025.json").read_text("utf-8")
-    )
+    data = json.loads(resources.files("vietnamadminunits").joinpath("data/converter_2025.json").read_text("utf-8"))
     legacy = pd.DataFrame(query(
         "select provinceKey || '_' || districtKey || '_' || wardKey as old_key, wardCode as ma_xa_cu"
         " from admin_units_legacy where wardCode is not null"

@@ -3,7 +3,7 @@
 -- period ends within the range, at or before den_thang. Flows: summed over the range.
 -- A count matches exactly; a percentage, mean or amount when the computed value, rounded to the
 -- decimals the claim was written with, equals it.
-with claims as (select * from {{ ref('stg_claims') }}),
+with claims as (select * from {{ ref('int_claim_versions') }} where is_current),
 
 communes as (select * from {{ ref('fct_commune_month') }}),
 

@@ -1,0 +1,58 @@
+"""Write-audit-publish: an error issue withholds publication until it is corrected or waived."""
+
+import json
+
+from pipelines.cli import main
+from pipelines.samples import claims_bytes
+from tests.conftest import copy_sample, query
+
+
+def _wrong_claim(home):
+    (home.landing / "sai_so.csv").write_bytes(claims_bytes([dict(
+        cap="tinh", ma_don_vi="19", tu_thang="2020-01", den_thang="2020-06",
+        chi_so="so_xa_dat_chuan", gia_tri=103, nguon="typed by hand")]))
+
+
+def test_a_claim_that_does_not_add_up_withholds_publication_until_waived(home, run):
+    copy_sample(home, "thai_nguyen_2020_h1.zip")
+    _wrong_claim(home)
+    assert run(home) == 2
+    assert not home.published_db.exists()
+    report = json.loads((home.reports / "latest.json").read_text())
+    assert report["publication"] == "withheld"
+    [blocking] = report["blocking"]
+    assert blocking["ma_kiem_tra"] == "CLAIM_MISMATCH"
+    assert "103" in blocking["mo_ta"] and "87" in blocking["mo_ta"]
+    assert "CLAIM_MISMATCH" in (home.reports / "latest.html").read_text()
+    (reported, computed) = query(home.warehouse, """select gia_tri_bao_cao, gia_tri_tinh_toan from quality_issues
+                                                    where ma_kiem_tra = 'CLAIM_MISMATCH'""")[0]
+    assert (reported, computed) == (103, 87)
+
+    assert main(["--home", str(home.home), "waive", blocking["issue_id"], "--reason", "báo cáo cũ, đã đính chính",
+                 "--by", "vpdp"]) == 0
+    assert run(home) == 0
+    assert home.published_db.exists()
+    status = query(home.published_db, "select trang_thai, waived_by, waiver_reason from quality_issues "
+                                      "where ma_kiem_tra = 'CLAIM_MISMATCH'")
+    assert status == [("waived", "vpdp", "báo cáo cũ, đã đính chính")]
+
+
+def test_an_issue_resolves_when_a_corrected_claim_arrives(home, run):
+    copy_sample(home, "thai_nguyen_2020_h1.zip")
+    _wrong_claim(home)
+    assert run(home) == 2
+    # the province restates the figure in a later file: it supersedes the earlier claim
+    (home.landing / "dinh_chinh.csv").write_bytes(claims_bytes([dict(
+        cap="tinh", ma_don_vi="19", tu_thang="2020-01", den_thang="2020-06",
+        chi_so="so_xa_dat_chuan", gia_tri=87, nguon="đính chính")]))
+    assert run(home) == 0
+    assert query(home.warehouse, "select trang_thai, resolved_at is not null from quality_issues "
+                                 "where ma_kiem_tra = 'CLAIM_MISMATCH'") == [("resolved", True)]
+    assert query(home.warehouse, "select count(*) from raw.claims")[0][0] == 2  # both kept on record
+
+
+def test_waiving_an_unknown_issue_fails_clearly(home, run, capsys):
+    copy_sample(home, "chi_so_bao_cao.csv")
+    run(home)
+    assert main(["--home", str(home.home), "waive", "nope", "--reason", "x"]) == 1
+    assert "no issue 'nope'" in capsys.readouterr().err
