@@ -7,13 +7,14 @@ tests, and by the benchmarks. Output bytes are deterministic for the same input.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import random
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.ingest.schema import CRITERIA_SETS, TONG_HOP
+from pipelines.ingest.schema import CLAIMS, CHI_TIEU, CRITERIA_SETS, OCOP, THONG_TIN, TIEU_CHI, TONG_HOP
 from pipelines.reference.admin_units import admin_units
 
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -76,6 +77,88 @@ def bundle_bytes(submissions: list[Submission]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=_ZIP_DATE), data)
+    return buffer.getvalue()
+
+
+def _header(table_fields, labels: bool) -> list[str]:
+    return [f.label if labels else f.key for f in table_fields]
+
+
+def _workbook(buffer: io.BytesIO):
+    import xlsxwriter  # only the writers need it
+
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    workbook.set_properties({"created": dt.datetime(2020, 1, 1)})  # same input, same bytes
+    return workbook
+
+
+def _write_rows(sheet, rows: list[list], date_format) -> None:
+    """Cells as an officer's Excel holds them: numbers as numbers, ISO dates as real dates."""
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                sheet.write_string(r, c, str(value))
+            elif isinstance(value, (int, float)):
+                sheet.write_number(r, c, value)
+            elif isinstance(value, dt.date):
+                sheet.write_datetime(r, c, dt.datetime(value.year, value.month, value.day), date_format)
+            else:
+                sheet.write_string(r, c, str(value))
+
+
+def workbook_bytes(submission: Submission, labels: bool = False, ma_xa_as_number: bool = False,
+                   dates_as_cells: bool = True) -> bytes:
+    """A submission as the Excel template (contract §1a): sheets ThongTin, TieuChi, ChiTieu, OCOP, TongHop.
+
+    `labels` writes Vietnamese labels instead of canonical keys in every header; `ma_xa_as_number`
+    stores the commune code as a number, as Excel does when an officer types it (its leading zero is lost).
+    """
+    s = submission
+    info_labels = {f.key: (f.label if labels else f.key) for f in THONG_TIN.fields}
+    ngay_lap = dt.date.fromisoformat(s.ngay_lap) if dates_as_cells else s.ngay_lap
+    info = [
+        ("ma_xa", int(s.ma_xa) if ma_xa_as_number else s.ma_xa), ("ten_xa", s.ten_xa),
+        ("ma_tinh", s.ma_tinh), ("ky_bao_cao", s.ky_bao_cao), ("bo_tieu_chi", s.bo_tieu_chi),
+        ("ngay_lap", ngay_lap), ("nguoi_lap", s.nguoi_lap), ("phien_ban_mau", 1),
+    ]
+    kv_header = ["Trường", "Giá trị"] if labels else ["truong", "gia_tri"]
+    ocop_rows = []
+    for product in s.ocop:
+        row = [product.get(k) for k in OCOP_KEYS]
+        decision = product.get("ngay_quyet_dinh")
+        if dates_as_cells and isinstance(decision, str) and len(decision) == 10 and decision[4] == "-":
+            row[OCOP_KEYS.index("ngay_quyet_dinh")] = dt.date.fromisoformat(decision)
+        ocop_rows.append(row)
+    sheets = {
+        THONG_TIN.sheet: [kv_header] + [[info_labels[k], v] for k, v in info],
+        TIEU_CHI.sheet: [_header(TIEU_CHI.fields, labels)] + [
+            [i, "Đạt" if i in s.criteria_met else "Chưa đạt", None] for i in range(1, s.n_criteria + 1)],
+        CHI_TIEU.sheet: [_header(CHI_TIEU.fields, labels)] + [
+            [v["ma_chi_tieu"], v["gia_tri"], v.get("don_vi")] for v in s.sub_indicators],
+        OCOP.sheet: [[OCOP.field(k).label if labels else k for k in OCOP_KEYS]] + ocop_rows,
+        TONG_HOP.sheet: [kv_header] + [
+            [TONG_HOP.field(k).label if labels else k, s.totals[k]] for k in TOTALS_KEYS
+            if s.totals.get(k) is not None],
+    }
+    buffer = io.BytesIO()
+    workbook = _workbook(buffer)
+    date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    for name, rows in sheets.items():
+        _write_rows(workbook.add_worksheet(name), rows, date_format)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def claims_workbook_bytes(claims: list[dict], labels: bool = False) -> bytes:
+    """Claims as a workbook with a sheet `ChiSo` (contract §2)."""
+    header = ["cap", "ma_don_vi", "tu_thang", "den_thang", "chi_so", "gia_tri", "nguon"]
+    buffer = io.BytesIO()
+    workbook = _workbook(buffer)
+    rows = [[CLAIMS.field(k).label if labels else k for k in header]] + [[c.get(k) for k in header] for c in claims]
+    _write_rows(workbook.add_worksheet(CLAIMS.sheet), rows, workbook.add_format({"num_format": "dd/mm/yyyy"}))
+    workbook.close()
     return buffer.getvalue()
 
 

@@ -97,9 +97,15 @@ def _is_blank(cells) -> bool:
     return all(n.cell_text(c) is None for c in cells)
 
 
+_TOTALS_WORDS = {"tong", "cong", "tongcong", "tongso", "total"}
+
+
 def _is_totals_row(cells) -> bool:
+    """A "Tổng cộng" row under a table. Only the bare word counts: a product named "Cồng chiêng"
+    or "Công ty…" is data, and dropping it would silently lose a row."""
     first = next((n.cell_text(c) for c in cells if n.cell_text(c) is not None), "")
-    return n.fold(first).startswith(("tong", "cong"))
+    key = n.fold(first)
+    return key in _TOTALS_WORDS or key.startswith("tongcong")
 
 
 def _header_map(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile):
@@ -224,20 +230,18 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
     """Recognise a file by its content and read it. Never raises for bad input: problems say why."""
     parsed = ParsedFile(name=name, sha256=sha256_of(data))
     suffix = Path(name).suffix.lower()
+    if data[:8] == _OLE2_MAGIC:  # an old .xls workbook: calamine reads it like an .xlsx
+        try:
+            _parse_workbook(_xlsx_grids(data), parsed)
+        except Exception as error:
+            parsed.problem(None, None, None, "unreadable_file", f"không đọc được tệp .xls (cannot read: {error})")
+        return parsed
     if data[:4] == b"PK\x03\x04":
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             names = {i.filename for i in archive.infolist()}
-            if "xl/workbook.xml" in names:
-                grids = _xlsx_grids(data)
-                if "thongtin" in grids:
-                    _parse_submission_workbook(grids, parsed)
-                elif "chiso" in grids:
-                    _parse_claims(grids["chiso"], parsed)
-                else:
-                    sheets = ", ".join(g.name for g in grids.values())
-                    parsed.problem(None, None, None, "unrecognised_workbook",
-                                   f"không có trang ThongTin hoặc ChiSo (no ThongTin or ChiSo sheet; found: {sheets})")
+            if "xl/workbook.xml" in names or _is_ods(archive, names):
+                _parse_workbook(_xlsx_grids(data), parsed)
             else:
                 grids = _bundle_grids(archive, parsed)
                 if "thongtin" in grids:
@@ -267,6 +271,25 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
         parsed.problem(None, None, None, "unrecognised_file",
                        "không nhận ra tệp (not a submission workbook, CSV bundle or claims file)")
     return parsed
+
+
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _is_ods(archive: zipfile.ZipFile, names: set[str]) -> bool:
+    return "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet")
+
+
+def _parse_workbook(grids: dict[str, Grid], parsed: ParsedFile) -> None:
+    """A workbook is a submission when it has ThongTin, claims when it has ChiSo."""
+    if "thongtin" in grids:
+        _parse_submission_workbook(grids, parsed)
+    elif "chiso" in grids:
+        _parse_claims(grids["chiso"], parsed)
+    else:
+        sheets = ", ".join(g.name for g in grids.values())
+        parsed.problem(None, None, None, "unrecognised_workbook",
+                       f"không có trang ThongTin hoặc ChiSo (no sheet named ThongTin or ChiSo; found: {sheets})")
 
 
 def parse_path(path: Path) -> ParsedFile:
@@ -309,6 +332,8 @@ def _parse_submission_workbook(grids: dict[str, Grid], parsed: ParsedFile) -> No
         if table.key_value or n.fold(table.sheet) not in grids:
             continue
         grid = grids[n.fold(table.sheet)]
+        if table is not TIEU_CHI and all(_is_blank(cells) for _, cells in grid.rows):
+            continue  # an OCOP or ChiTieu sheet left blank, header and all, has no rows (contract: may be empty)
         for row, record in _read_table(grid, table.fields, parsed):
             submission.tables[table.name].append((grid.name, row, record))
     _finish_submissions(parsed, [submission])
