@@ -101,6 +101,18 @@ def cmd_validate(args) -> int:
     return EXIT_FAILURE if errors else EXIT_OK
 
 
+def cmd_template(args) -> int:
+    from pipelines.ingest.template import TemplateError, write_template
+
+    try:
+        target = write_template(args.ma_xa, args.ky, Path(args.output), _home(args))
+    except TemplateError as error:
+        print(f"ntm template: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"template: {target}")
+    return EXIT_OK
+
+
 def cmd_waive(args) -> int:
     import duckdb
 
@@ -146,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("file")
     validate.set_defaults(func=cmd_validate)
 
+    template = commands.add_parser("template", help="write a pre-filled blank Excel report for one commune and period")
+    template.add_argument("--ma-xa", required=True, help="5-digit commune code")
+    template.add_argument("--ky", required=True, help="period: YYYY-MM, YYYY-Qn, YYYY-H1, YYYY-H2 or YYYY")
+    template.add_argument("-o", "--output", required=True, help="the .xlsx file to write")
+    template.set_defaults(func=cmd_template)
+
     waive = commands.add_parser("waive", help="let an open issue pass, recording who, when and why")
     waive.add_argument("issue", help="issue_id from quality_issues or the report")
     waive.add_argument("--reason", required=True)
@@ -156,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--run-id", default="manual")
     report.set_defaults(func=cmd_report)
 
-    for command in (run, demo, validate, waive, report):  # `ntm run --home X` as well as `ntm --home X run`
+    for command in (run, demo, validate, template, waive, report):  # `ntm run --home X` as well as `ntm --home X run`
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)

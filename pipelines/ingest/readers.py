@@ -163,8 +163,11 @@ def _read_table(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile, skip_
     return records
 
 
-def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile):
-    """A two-column sheet (`truong`, `gia_tri`) → {key: (value, row, column_ref)}."""
+def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile, blank_keys: dict | None = None):
+    """A two-column sheet (`truong`, `gia_tri`) → {key: (value, row, column_ref)}.
+
+    `blank_keys` receives {key: (row, column_ref)} for keys listed with no value, so a missing
+    required value can be pointed at (a template's empty `ngay_lap` row)."""
     header_row, columns, ok = _header_map(grid, KEY_VALUE_HEADER, parsed)
     if not ok:
         return {}
@@ -185,6 +188,8 @@ def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile):
         raw = cells[value_index] if value_index < len(cells) else None
         ref = grid.column_ref(value_index, value_header)
         if n.cell_text(raw) is None:
+            if blank_keys is not None:
+                blank_keys.setdefault(f.key, (row_number, ref))
             continue
         try:
             values[f.key] = (f.parse(raw), row_number, ref)
@@ -316,10 +321,12 @@ def _parse_submission_workbook(grids: dict[str, Grid], parsed: ParsedFile) -> No
     if parsed.has_errors:
         return
     info_grid = grids["thongtin"]
-    info = _read_key_value(info_grid, THONG_TIN, parsed)
+    blank_keys: dict = {}
+    info = _read_key_value(info_grid, THONG_TIN, parsed, blank_keys)
     for f in THONG_TIN.fields:
         if f.required and f.key not in info:
-            parsed.problem(info_grid.name, None, f.key, "missing_key",
+            row, ref = blank_keys.get(f.key, (None, f.key))
+            parsed.problem(info_grid.name, row, ref, "missing_key",
                            f"thiếu '{f.label}' ({f.key}) (required value missing)")
     if parsed.has_errors:
         return
