@@ -90,4 +90,5 @@ class NtmSettings(dg.ConfigurableResource):
         return HomePaths(Path(self.home).resolve() if self.home else default_home())
 
     def dbt_vars(self) -> dict:
-        return {"band_edges": list(self.band_edges)}
+        # deadline_day: timeliness of reporting (dbt_project/models/audit/audit_reporting_completeness.sql)
+        return {"band_edges": list(self.band_edges), "deadline_day": self.deadline_day}

@@ -1,5 +1,9 @@
 -- Every finding of the SQL checks, one row each, with a stable key. Severity is not decided here:
 -- the policy file (pipelines/quality/policy.toml) maps each check code to error or warning.
+-- Checks are here (claims, scope, a commune against its declared totals, ingest problems) and in
+-- the other audit models, unioned below: audit_commune_detail (sub-indicators, expired OCOP
+-- certificates), audit_reporting (completeness, timeliness), audit_over_time (criteria drops,
+-- outliers, year-on-year change), audit_cross_level (levels of the marts and of the claims).
 {% set fold_name %}
 regexp_replace(
     regexp_replace(lower(strip_accents(replace(replace(trim(s.ten_xa), 'Đ', 'D'), 'đ', 'd'))),
@@ -192,5 +196,9 @@ select *, null::varchar as muc_do_mac_dinh from (
     union all select * from title_without_decision
     union all select * from title_lost_criteria
     union all select * from ocop_declared
+    union all select * from {{ ref('audit_commune_detail') }}
+    union all select * from {{ ref('audit_reporting') }}
+    union all select * from {{ ref('audit_over_time') }}
+    union all select * from {{ ref('audit_cross_level') }}
 )
 union all select * from ingest_problems
