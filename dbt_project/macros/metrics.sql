@@ -4,24 +4,30 @@
   Commune rows carry: co_bao_cao, so_tieu_chi_dat (null when nothing reported), so_tieu_chi_bo,
   bac_danh_hieu, so_san_pham_ocop_{3,4,5}_sao, so_thon_kieu_mau and the flow columns.
   Band names are the contract's; their edges come from var('band_edges') (default 15, 10, 5).
+  Conditions go through count_true: DuckDB's count_if over only NULLs is NULL, but a unit whose
+  communes have not reported yet holds zero titled communes, not an unknown number.
 #}
+{% macro count_true(condition) -%}
+    count_if(coalesce({{ condition }}, false))
+{%- endmacro %}
+
 {% macro ntm_metrics() %}
   {%- set e = var('band_edges') -%}
   {%- set met = 'so_tieu_chi_dat' -%}
   {%- set not_all = '(so_tieu_chi_dat < so_tieu_chi_bo)' -%}
   {{ return({
     'so_xa': ['count(*)', none],
-    'so_xa_co_bao_cao': ['count_if(co_bao_cao)', none],
-    'so_xa_dat_chuan': ['count_if(bac_danh_hieu >= 1)', none],
-    'ty_le_xa_dat_chuan': ['100 * count_if(bac_danh_hieu >= 1)', 'count(*)'],
-    'so_xa_nang_cao': ['count_if(bac_danh_hieu >= 2)', none],
-    'so_xa_kieu_mau': ['count_if(bac_danh_hieu >= 3)', none],
-    'so_xa_dat_19_tc': ['count_if(' ~ met ~ ' = so_tieu_chi_bo)', none],
-    'so_xa_15_18_tc': ['count_if(' ~ met ~ ' >= ' ~ e[0] ~ ' and ' ~ not_all ~ ')', none],
-    'so_xa_10_14_tc': ['count_if(' ~ met ~ ' >= ' ~ e[1] ~ ' and ' ~ met ~ ' < ' ~ e[0] ~ ' and ' ~ not_all ~ ')', none],
-    'so_xa_5_9_tc': ['count_if(' ~ met ~ ' >= ' ~ e[2] ~ ' and ' ~ met ~ ' < ' ~ e[1] ~ ' and ' ~ not_all ~ ')', none],
-    'so_xa_duoi_5_tc': ['count_if(' ~ met ~ ' < ' ~ e[2] ~ ' and ' ~ not_all ~ ')', none],
-    'so_xa_duoi_10_tc': ['count_if(' ~ met ~ ' < ' ~ e[1] ~ ' and ' ~ not_all ~ ')', none],
+    'so_xa_co_bao_cao': [count_true('co_bao_cao'), none],
+    'so_xa_dat_chuan': [count_true('bac_danh_hieu >= 1'), none],
+    'ty_le_xa_dat_chuan': ['100 * ' ~ count_true('bac_danh_hieu >= 1'), 'count(*)'],
+    'so_xa_nang_cao': [count_true('bac_danh_hieu >= 2'), none],
+    'so_xa_kieu_mau': [count_true('bac_danh_hieu >= 3'), none],
+    'so_xa_dat_19_tc': [count_true(met ~ ' = so_tieu_chi_bo'), none],
+    'so_xa_15_18_tc': [count_true(met ~ ' >= ' ~ e[0] ~ ' and ' ~ not_all), none],
+    'so_xa_10_14_tc': [count_true(met ~ ' >= ' ~ e[1] ~ ' and ' ~ met ~ ' < ' ~ e[0] ~ ' and ' ~ not_all), none],
+    'so_xa_5_9_tc': [count_true(met ~ ' >= ' ~ e[2] ~ ' and ' ~ met ~ ' < ' ~ e[1] ~ ' and ' ~ not_all), none],
+    'so_xa_duoi_5_tc': [count_true(met ~ ' < ' ~ e[2] ~ ' and ' ~ not_all), none],
+    'so_xa_duoi_10_tc': [count_true(met ~ ' < ' ~ e[1] ~ ' and ' ~ not_all), none],
     'binh_quan_tieu_chi': ['sum(' ~ met ~ ')', 'count(' ~ met ~ ')'],
     'so_san_pham_ocop': ['coalesce(sum(so_san_pham_ocop_3_sao + so_san_pham_ocop_4_sao + so_san_pham_ocop_5_sao), 0)', none],
     'so_san_pham_ocop_3_sao': ['coalesce(sum(so_san_pham_ocop_3_sao), 0)', none],

@@ -1,9 +1,18 @@
 -- Commune × month for every commune in scope: stocks as of the month's end from the commune's
 -- latest submission at or before it (within the month's era), flows of submissions attributed
 -- to the month (a period coarser than a month is attributed to its last month).
-with scope as (select * from {{ ref('int_scope_month') }}),
+-- Incremental by month: a Dagster partition run rebuilds only its window (macros/incremental.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ clear_month_window() }}",
+) }}
 
-reports as (select * from {{ ref('int_commune_reports') }}),
+with scope as (select * from {{ ref('int_scope_month') }} where {{ month_window('thang_ky') }}),
+
+-- Stocks of a month may come from any earlier submission, so the lookback starts at the beginning.
+reports as (select * from {{ ref('int_commune_reports') }} where {{ up_to_window_end('thang_ky') }}),
 
 -- When two periods end in the same month (2020-06 and 2020-H1), the later-prepared one holds stocks.
 stock_reports as (
@@ -26,6 +35,7 @@ month_flows as (
         sum(von_giai_ngan_trieu_dong) as von_giai_ngan_trieu_dong,
         sum(xi_mang_tan) as xi_mang_tan
     from reports
+    where {{ month_window('thang_ky') }}
     group by era, ma_xa, thang_ky
 ),
 

@@ -1,5 +1,6 @@
 -- Every metric of contract §2 per unit and month, at the levels xa, huyen (before the 2025 reform),
 -- tinh and toan_quoc, aggregated from commune rows. Units are those of the month's own era.
+-- Incremental by month (macros/incremental.sql); the contract (YAML) fixes its columns and types.
 {% set levels = [
     ('xa', 'ma_xa', 'ten_xa'),
     ('huyen', 'ma_huyen', 'ten_huyen'),
@@ -7,7 +8,14 @@
     ('toan_quoc', "''", "'Toàn quốc'"),
 ] %}
 
-with communes as (select * from {{ ref('fct_commune_month') }})
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ clear_month_window() }}",
+) }}
+
+with communes as (select * from {{ ref('fct_commune_month') }} where {{ month_window('thang_ky') }})
 
 {% for cap, code, name in levels %}
 select

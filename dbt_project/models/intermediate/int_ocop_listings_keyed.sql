@@ -1,0 +1,22 @@
+-- OCOP listings of current submissions with a stable product key and producer key: ma_san_pham
+-- when the commune gave one, else the folded product name + producer + commune, so the same
+-- product listed month after month (with spelling or Unicode variants) is one product.
+with listings as (
+    select
+        l.*,
+        s.ngay_lap,
+        s.arrived_at,
+        {{ fold_text('l.ten_san_pham') }} as ten_san_pham_chuan,
+        {{ fold_text('l.chu_the') }} as chu_the_chuan
+    from {{ ref('int_ocop_listings_current') }} as l
+    inner join {{ ref('int_submission_versions') }} as s using (submission_id)
+)
+
+select
+    *,
+    coalesce(
+        nullif(trim(ma_san_pham), ''),
+        'K-' || {{ stable_key(['ten_san_pham_chuan', 'chu_the_chuan', 'ma_xa']) }}
+    ) as khoa_san_pham,
+    {{ stable_key(['chu_the_chuan', 'ma_xa']) }} as khoa_chu_the
+from listings
