@@ -137,19 +137,26 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     known = {sha: (status, name) for sha, status, name in
              conn.execute("select file_sha256, status, file_name from raw.files").fetchall()}
     batch: list[tuple[Path, ParsedFile, dt.datetime]] = []
+    in_batch: dict[str, ParsedFile] = {}
+    copies_in_batch: list[tuple[Path, str]] = []  # the same bytes twice in this batch: moved after the commit
     for path in landing_files(paths):
         data = path.read_bytes()
         sha = sha256_of(data)
-        if sha in known or any(p.sha256 == sha for _, p, _ in batch):
+        if sha in known:
             # Same bytes again: nothing changes; finish a move a crash may have left undone.
-            status, name = known.get(sha, ("accepted", path.name))
+            status, name = known[sha]
             target = archive_path(paths, sha, name) if status == "accepted" else quarantine_path(paths, sha, name)
-            if sha in known:
-                _move(path, target)
+            _move(path, target)
+            result.duplicates.append(path.name)
+            continue
+        if sha in in_batch:
+            copies_in_batch.append((path, sha))
             result.duplicates.append(path.name)
             continue
         arrived_at = dt.datetime.fromtimestamp(path.stat().st_mtime)
-        batch.append((path, parse_bytes(path.name, data), arrived_at))
+        parsed = parse_bytes(path.name, data)
+        in_batch[sha] = parsed
+        batch.append((path, parsed, arrived_at))
     if validate_batch is not None:
         validate_batch([p for _, p, _ in batch if not p.has_errors])
 
@@ -195,5 +202,11 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
         else:
             _move(path, archive_path(paths, parsed.sha256, path.name))
             result.accepted.append(path.name)
+    for path, sha in copies_in_batch:
+        first = next(p for p, parsed, _ in batch if parsed.sha256 == sha)
+        if in_batch[sha].has_errors:
+            _move(path, quarantine_path(paths, sha, first.name))
+        else:
+            _move(path, archive_path(paths, sha, first.name))
     result.rows = {table: len(rows) for table, rows in table_rows.items()}
     return result
