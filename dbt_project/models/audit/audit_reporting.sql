@@ -1,7 +1,7 @@
 -- Reporting below the WHO targets (defaults 90% complete, 75% on time; vars completeness_target,
 -- timeliness_target), per district and province and period, from audit_reporting_completeness:
 --   REPORTING_INCOMPLETE  communes that sent a report / communes expected, below target
---   REPORTING_LATE        communes whose report arrived by the deadline / communes expected, below target
+--   REPORTING_LATE        communes whose report arrived by the deadline / communes that reported, below target
 with rates as (select * from {{ ref('audit_reporting_completeness') }})
 
 select
@@ -23,9 +23,9 @@ union all
 select
     'REPORTING_LATE', cap, ma_don_vi, ky,
     cast(so_xa_dung_han as double),
-    cast(so_xa_phai_bao_cao as double),
-    coalesce(ten_don_vi || ': ', '') || so_xa_dung_han || '/' || so_xa_phai_bao_cao || ' xã gửi báo cáo kỳ ' || ky
-        || ' đúng hạn ' || strftime(han_nop, '%d/%m/%Y') || ' (' || cast(ty_le_dung_han as varchar) || '%, mục tiêu '
+    cast(so_xa_da_bao_cao as double),
+    coalesce(ten_don_vi || ': ', '') || so_xa_dung_han || '/' || so_xa_da_bao_cao || ' xã đã báo cáo kỳ ' || ky
+        || ' gửi đúng hạn ' || strftime(han_nop, '%d/%m/%Y') || ' (' || cast(ty_le_dung_han as varchar) || '%, mục tiêu '
         || cast(muc_tieu_dung_han as varchar) || '%) (reporting timeliness below target)',
     loai_ky
 from rates

@@ -8,6 +8,8 @@
 -- Expected communes: the scope (int_scope_month) at the period's last month.
 -- Received: the commune has an accepted submission for that period, or a finer one ending in the
 -- same month (a monthly report for 2020-06 also serves 2020-H1 and 2020-Q2).
+-- Timeliness is on-time / received, so that a missing report counts once (against completeness),
+-- not twice.
 -- Timely: first received on or before day var('deadline_day', 10) of the month after the period. Periods
 -- whose deadline passed before the warehouse's first file arrived are back-filled history: their
 -- timeliness cannot be judged and is left null.
@@ -121,7 +123,8 @@ by_unit as (
 select
     *,
     round(100.0 * so_xa_da_bao_cao / so_xa_phai_bao_cao, 1) as ty_le_day_du,
-    case when danh_gia_dung_han then round(100.0 * so_xa_dung_han / so_xa_phai_bao_cao, 1) end as ty_le_dung_han,
+    case when danh_gia_dung_han and so_xa_da_bao_cao > 0
+        then round(100.0 * so_xa_dung_han / so_xa_da_bao_cao, 1) end as ty_le_dung_han,
     cast({{ var('completeness_target', 90) }} as double) as muc_tieu_day_du,
     cast({{ var('timeliness_target', 75) }} as double) as muc_tieu_dung_han
 from by_unit
