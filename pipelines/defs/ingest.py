@@ -20,17 +20,35 @@ RAW_KEYS = [dg.AssetKey(["raw", table]) for table in RAW_TABLES]
 )
 def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     paths = settings.paths.ensure()
+    suite_results = []
+
+    def run_expectations(parsed_files):
+        # Imported only when a batch has files: Great Expectations takes seconds to import.
+        from pipelines.quality.expectations import validate_batch
+
+        suite_results.extend(validate_batch(parsed_files))
+
     with warehouse.get_connection() as conn:
-        result = ingest_landing(paths, conn)
+        result = ingest_landing(paths, conn, validate_batch=run_expectations)
     context.log.info(f"ingested from {paths.landing}: {result.summary()}")
     for name in result.rejected:
         context.log.warning(f"rejected {name}: see {paths.quarantine} for the reasons file")
+    by_table = {r.table: r for r in suite_results}
+    for r in suite_results:
+        if r.errors:
+            context.log.error(f"Great Expectations suite {r.suite} could not run: {r.errors}")
     for key in RAW_KEYS:
         table = key.path[-1]
+        suite = by_table.get(table)
         yield dg.MaterializeResult(asset_key=key, metadata={
             "new_rows": result.rows.get(table, 0),
             **({"accepted": len(result.accepted), "rejected": len(result.rejected),
-                "duplicates": len(result.duplicates)} if table == "files" else {}),
+                "duplicates": len(result.duplicates),
+                "great_expectations": dg.MetadataValue.json([r.as_dict() for r in suite_results])}
+               if table == "files" else {}),
+            **({"ge_suite": suite.suite, "ge_success": suite.success, "ge_evaluated": suite.evaluated,
+                "ge_unexpected": suite.unexpected, "ge_rows": suite.rows,
+                "ge_failed": dg.MetadataValue.json(suite.failed)} if suite else {}),
         })
 
 

@@ -1,0 +1,155 @@
+"""Great Expectations on each ingested batch: one suite per raw table (`expectations/raw_<table>.json`).
+
+A batch is every file read from `landing/` in one ingestion, so each suite runs once on one pandas
+DataFrame of all the batch's rows of its table, not once per file (thousands of files arrive a
+month). An unexpected value becomes a problem on the file its row came from (rule
+`ge_<expectation>`, with sheet, row and column), so the file is quarantined like any other
+rejected file and the audit reports it. Great Expectations is imported here only, lazily: it takes
+seconds to import and `ntm validate` / `ntm --help` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.ingest.readers import ParsedFile, Problem
+from pipelines.settings import EXPECTATIONS_DIR
+
+SUITE_TABLES = ("submissions", "tieu_chi", "chi_tieu", "ocop", "tong_hop", "claims")
+_WHERE = ("_file", "source_sheet", "source_row")  # lineage columns that locate an unexpected value
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    table: str
+    rows: int
+    success: bool
+    evaluated: int
+    unexpected: int  # unexpected values over all expectations
+    failed: list[str] = field(default_factory=list)  # expectation types that failed
+    errors: list[str] = field(default_factory=list)  # expectations that could not run (our bug, not the files')
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
+    """Suite definitions by raw table, as stored (JSON, Great Expectations' own suite format)."""
+    suites = {}
+    for table in SUITE_TABLES:
+        path = directory / f"raw_{table}.json"
+        if path.exists():
+            suites[table] = json.loads(path.read_text("utf-8"))
+    return suites
+
+
+def batch_frames(parsed_files: list[ParsedFile]) -> dict[str, pd.DataFrame]:
+    """All rows of the batch per raw table, every column of the table present (all-null if need be),
+    plus `_file`: the index of the file in `parsed_files`, to send problems back to it."""
+    from pipelines.ingest.store import RAW_TABLES
+
+    frames = {}
+    for table in SUITE_TABLES:
+        records = []
+        for index, parsed in enumerate(parsed_files):
+            for row in parsed.rows.get(table, ()):
+                records.append({**row, "_file": index})
+        if records:
+            columns = [c for c in RAW_TABLES[table] if c not in ("file_sha256", "file_name")] + ["_file"]
+            frames[table] = pd.DataFrame.from_records(records, columns=columns)
+    return frames
+
+
+def _quiet():
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="great_expectations")
+
+
+def validate_batch(parsed_files: list[ParsedFile], suites: dict[str, dict] | None = None) -> list[SuiteResult]:
+    """Run each table's suite once on the batch; add a problem to each file holding an unexpected value."""
+    frames = batch_frames(parsed_files)
+    if not frames:
+        return []
+    suites = load_suites() if suites is None else suites
+    _quiet()
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    source = context.data_sources.add_pandas("ingest_batch")
+    results = []
+    for table, frame in frames.items():
+        definition = suites.get(table)
+        if definition is None:
+            continue
+        suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
+        batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe("batch").get_batch(
+            batch_parameters={"dataframe": frame})
+        outcome = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        unexpected, failed, errors = 0, [], []
+        for item in outcome.results:
+            config = item.expectation_config
+            if item.success:
+                continue
+            failed.append(config.type)
+            if _raised(item.exception_info):
+                # A suite that cannot run is our bug: it must not quarantine a month of files.
+                errors.append(f"{config.type}({config.kwargs.get('column')}): {_raised(item.exception_info)}")
+                continue
+            unexpected += _to_problems(parsed_files, frame, item, config, definition["name"])
+        results.append(SuiteResult(
+            suite=definition["name"], table=table, rows=len(frame), success=outcome.success,
+            evaluated=len(outcome.results), unexpected=unexpected, failed=failed, errors=errors))
+    return results
+
+
+def _raised(exception_info) -> str | None:
+    """The message of an exception an expectation raised, if any (the info may be nested by metric)."""
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    for info in infos:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message") or "raised")
+    return None
+
+
+def _to_problems(parsed_files, frame, item, config, suite_name) -> int:
+    """One problem per unexpected row, on the file the row came from, at its sheet and row."""
+    kwargs = config.kwargs
+    column = kwargs.get("column") or ",".join(kwargs.get("column_list", []))
+    severity = "warning" if str(getattr(config, "severity", "critical")).lower().endswith("warning") else "error"
+    rule = f"ge_{config.type.removeprefix('expect_')}"
+    indices = (item.result or {}).get("unexpected_index_list") or []
+    rows = frame.loc[[i if not isinstance(i, dict) else i["index"] for i in indices]]
+    for _, row in rows.iterrows():
+        parsed = parsed_files[int(row["_file"])]
+        value = row.get(kwargs.get("column")) if kwargs.get("column") else None
+        shown = f"'{value}'" if value is not None and value == value else "trống (empty)"
+        detail = config.notes if isinstance(config.notes, str) and config.notes else _describe(config.type, kwargs)
+        parsed.problems.append(Problem(
+            parsed.name, row["source_sheet"], int(row["source_row"]), column, rule,
+            f"{suite_name}: {column} = {shown} {detail} ({config.type})", severity,
+            row.get("ma_xa"), row.get("ky_bao_cao")))
+    return len(rows)
+
+
+def _describe(kind: str, kwargs: dict) -> str:
+    if "value_set" in kwargs:
+        return "không thuộc " + ", ".join(map(str, kwargs["value_set"]))
+    if "regex" in kwargs:
+        return f"không đúng dạng {kwargs['regex']}"
+    if "min_value" in kwargs or "max_value" in kwargs:
+        return f"ngoài khoảng {kwargs.get('min_value')}..{kwargs.get('max_value')}"
+    if "unique" in kind:
+        return "lặp lại (repeated)"
+    if "null" in kind:
+        return "thiếu (missing)"
+    return "không đạt kỳ vọng (unexpected)"

@@ -1,0 +1,64 @@
+"""Great Expectations suites run once per ingested batch; unexpected rows become problems on their files."""
+
+import json
+
+import duckdb
+
+from pipelines.ingest.store import RAW_TABLES, ingest_landing
+from pipelines.quality.expectations import SUITE_TABLES, load_suites, validate_batch
+from pipelines.samples import claims_bytes, workbook_bytes
+from tests.conftest import query
+from tests.test_ingest_bad_inputs import a_submission
+
+
+def test_every_raw_data_table_has_a_stored_suite_on_its_own_columns():
+    suites = load_suites()
+    assert set(suites) == set(SUITE_TABLES)
+    for table, suite in suites.items():
+        assert suite["name"] == f"raw_{table}" and suite["expectations"]
+        for expectation in suite["expectations"]:
+            kwargs = expectation["kwargs"]
+            for column in [kwargs.get("column")] + kwargs.get("column_list", []):
+                assert column is None or column in RAW_TABLES[table], (table, column)
+
+
+def test_one_batch_one_run_per_suite_problems_land_on_their_files(home):
+    old_product = {**a_submission().ocop[0], "ngay_quyet_dinh": "2015-11-20"}  # before OCOP existed: suspicious
+    files = {
+        "tot.xlsx": workbook_bytes(a_submission()),
+        "ocop_cu.xlsx": workbook_bytes(a_submission(ky="2020-07", ocop=[old_product])),
+        "chi_so.csv": claims_bytes([  # the reader takes any unit text; the suite wants a 2-3 digit code
+            dict(cap="tinh", ma_don_vi="19", tu_thang="2020-01", den_thang="2020-06", chi_so="so_xa", gia_tri=121),
+            dict(cap="tinh", ma_don_vi="TN", tu_thang="2020-01", den_thang="2020-06", chi_so="so_xa", gia_tri=121)]),
+    }
+    for name, data in files.items():
+        (home.landing / name).write_bytes(data)
+    runs = []
+
+    def hook(parsed_files):
+        runs.append(sorted(p.name for p in parsed_files))
+        runs.append(validate_batch(parsed_files))
+
+    with duckdb.connect(str(home.warehouse)) as conn:
+        result = ingest_landing(home, conn, validate_batch=hook)
+
+    assert runs[0] == ["chi_so.csv", "ocop_cu.xlsx", "tot.xlsx"]  # called once, with the whole batch
+    summary = {r.table: r for r in runs[1]}
+    assert set(summary) == {"submissions", "tieu_chi", "ocop", "tong_hop", "claims"}
+    assert summary["tieu_chi"].rows == 38 and summary["tieu_chi"].success
+    assert (summary["ocop"].success, summary["ocop"].unexpected) == (False, 1)
+    assert (summary["claims"].success, summary["claims"].unexpected) == (False, 1)
+    assert all(not r.errors and r.evaluated == len(load_suites()[r.table]["expectations"]) for r in runs[1])
+
+    # A warning keeps the file (recorded for the audit); an error quarantines it with its reasons.
+    assert sorted(result.accepted) == ["ocop_cu.xlsx", "tot.xlsx"] and result.rejected == ["chi_so.csv"]
+    assert query(home.warehouse, 'select file_name, sheet, "row", "column", rule, severity from raw.ingest_problems '
+                                 "order by file_name") == [
+        ("chi_so.csv", "chi_so.csv", 3, "ma_don_vi", "ge_column_values_to_match_regex", "error"),
+        ("ocop_cu.xlsx", "OCOP", 2, "ngay_quyet_dinh", "ge_column_values_to_match_regex", "warning"),
+    ]
+    [reasons_file] = home.quarantine.glob("*.reasons.json")
+    [problem] = json.loads(reasons_file.read_text("utf-8"))["problems"]
+    assert (problem["row"], problem["column"]) == (3, "ma_don_vi") and "'TN'" in problem["message"]
+    assert query(home.warehouse, "select count(*) from raw.claims") == [(0,)]
+    assert query(home.warehouse, "select count(*) from raw.ocop") == [(2,)]
