@@ -85,3 +85,24 @@ def test_claims_workbook_with_a_chiso_sheet_and_vietnamese_headers():
     assert [(r["cap"], r["ma_don_vi"], r["gia_tri"], r["so_chu_so_thap_phan"]) for r in rows] == [
         ("tinh", "01", "121", 0), ("tinh", "01", "72.0", 1)]
     assert rows[1]["source_sheet"] == "ChiSo" and rows[1]["source_row"] == 3
+
+
+def test_a_large_batch_parsed_in_worker_processes_loads_the_same_rows(tmp_path, monkeypatch):
+    import duckdb
+
+    from pipelines.ingest import store
+    from pipelines.settings import HomePaths
+
+    files = {f"{code}.xlsx": workbook_bytes(a_submission(ma_xa=code)) for code in ("05776", "05779", "05773")}
+    loaded = []
+    for workers in (1, 2):
+        home = HomePaths(tmp_path / f"home_{workers}").ensure()
+        for name, data in files.items():
+            (home.landing / name).write_bytes(data)
+        monkeypatch.setattr(store, "PARALLEL_FROM", 2)  # a pool for three files, as for a national month
+        with duckdb.connect(str(home.warehouse)) as conn:
+            result = store.ingest_landing(home, conn, workers=workers)
+            loaded.append(conn.execute("select ma_xa, tieu_chi, trang_thai, source_row from raw.tieu_chi "
+                                       "order by all").fetchall())
+        assert sorted(result.accepted) == sorted(files)
+    assert len(loaded[0]) == 57 and loaded[0] == loaded[1]

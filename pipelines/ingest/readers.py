@@ -13,6 +13,7 @@ import io
 import zipfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
@@ -94,7 +95,12 @@ def sha256_of(data: bytes) -> str:
 
 
 def _is_blank(cells) -> bool:
-    return all(n.cell_text(c) is None for c in cells)
+    for c in cells:
+        if c is None or c == "":  # calamine's empty cell: skip the text normalisation
+            continue
+        if n.cell_text(c) is not None:
+            return False
+    return True
 
 
 _TOTALS_WORDS = {"tong", "cong", "tongcong", "tongso", "total"}
@@ -108,12 +114,19 @@ def _is_totals_row(cells) -> bool:
     return key in _TOTALS_WORDS or key.startswith("tongcong")
 
 
-def _header_map(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile):
-    """Find the header row (first non-empty) and map its cells to canonical keys."""
+@lru_cache(maxsize=64)
+def _lookup(fields: tuple[Field, ...]) -> dict[str, Field]:
+    """Folded key and folded label → field (built once per table, not once per file)."""
     lookup = {}
     for f in fields:
         lookup[n.fold(f.key)] = f
         lookup[n.fold(f.label)] = f
+    return lookup
+
+
+def _header_map(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile):
+    """Find the header row (first non-empty) and map its cells to canonical keys."""
+    lookup = _lookup(fields)
     for row_number, cells in grid.rows:
         if _is_blank(cells):
             continue
@@ -139,17 +152,15 @@ def _read_table(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile, skip_
     header_row, columns, ok = _header_map(grid, fields, parsed)
     if not ok:
         return []
+    # Column references are worked out once per sheet, not once per cell.
+    located = [(f, columns[f.key][0], grid.column_ref(*columns[f.key])) for f in fields if f.key in columns]
     records = []
     for row_number, cells in grid.rows:
         if row_number <= header_row or _is_blank(cells) or (skip_totals and _is_totals_row(cells)):
             continue
         record = {}
-        for f in fields:
-            if f.key not in columns:
-                continue
-            index, header = columns[f.key]
+        for f, index, ref in located:
             raw = cells[index] if index < len(cells) else None
-            ref = grid.column_ref(index, header)
             if n.cell_text(raw) is None and f.parse is not n.status:
                 if f.required:
                     parsed.problem(grid.name, row_number, ref, "missing_value",
@@ -171,10 +182,7 @@ def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile, blank_keys: di
     header_row, columns, ok = _header_map(grid, KEY_VALUE_HEADER, parsed)
     if not ok:
         return {}
-    lookup = {}
-    for f in table.fields:
-        lookup[n.fold(f.key)] = f
-        lookup[n.fold(f.label)] = f
+    lookup = _lookup(table.fields)
     key_index = columns["truong"][0]
     value_index, value_header = columns.get("gia_tri", (key_index + 1, "gia_tri"))
     values = {}
@@ -295,6 +303,12 @@ def _parse_workbook(grids: dict[str, Grid], parsed: ParsedFile) -> None:
         sheets = ", ".join(g.name for g in grids.values())
         parsed.problem(None, None, None, "unrecognised_workbook",
                        f"không có trang ThongTin hoặc ChiSo (no sheet named ThongTin or ChiSo; found: {sheets})")
+
+
+def parse_item(item: tuple[str, bytes]) -> ParsedFile:
+    """`parse_bytes` for a worker process: this module imports neither Dagster nor DuckDB, so a
+    parsing worker starts in a fraction of a second."""
+    return parse_bytes(*item)
 
 
 def parse_path(path: Path) -> ParsedFile:

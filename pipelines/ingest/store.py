@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
-from pipelines.ingest.readers import ParsedFile, parse_bytes, sha256_of
-from pipelines.settings import HomePaths
+from pipelines.ingest.readers import ParsedFile, parse_item, sha256_of
+
+if TYPE_CHECKING:  # pipelines.settings imports Dagster (seconds); ingestion itself does not need it
+    from pipelines.settings import HomePaths
 
 _LINEAGE = {"file_sha256": "VARCHAR", "file_name": "VARCHAR", "source_sheet": "VARCHAR", "source_row": "INTEGER"}
 _SUBMISSION_REF = {"submission_id": "VARCHAR", "ma_xa": "VARCHAR", "ky_bao_cao": "VARCHAR"}
@@ -126,12 +131,38 @@ def _write_reasons(target: Path, parsed: ParsedFile, arrived_at: dt.datetime) ->
     Path(f"{target}.reasons.json").write_text(json.dumps(reasons, ensure_ascii=False, indent=2), "utf-8")
 
 
-def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_batch=None) -> IngestResult:
+PARALLEL_FROM = 200  # below this many files a worker pool costs more than it saves
+
+
+def ingest_workers() -> int:
+    """Parsing processes: `$NTM_INGEST_WORKERS`, else up to 2 (the machines this runs on are small)."""
+    configured = os.environ.get("NTM_INGEST_WORKERS")
+    return max(1, int(configured)) if configured else min(2, os.cpu_count() or 1)
+
+
+def _parse_many(files: list[tuple[Path, bytes, dt.datetime]], workers: int) -> list[ParsedFile]:
+    """Parse files, in a process pool when the batch is large (a national month is ~8,000 files).
+
+    Parsing is pure Python per cell, so threads would not help; forkserver rather than fork, because
+    the parent holds a DuckDB connection whose threads must not be copied into children."""
+    items = [(path.name, data) for path, data, _ in files]
+    if workers <= 1 or len(items) < PARALLEL_FROM:
+        return [parse_item(item) for item in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        return list(pool.map(parse_item, items, chunksize=max(16, len(items) // (workers * 8))))
+
+
+def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_batch=None,
+                   workers: int | None = None) -> IngestResult:
     """Ingest every file waiting in `landing/` as one batch.
 
     `validate_batch(parsed_files)` may add problems to files before loading (the batch-level
-    Great Expectations suites); a file with any error is quarantined whole.
+    Great Expectations suites); a file with any error is quarantined whole. `workers` parsing
+    processes (default `ingest_workers()`) share a large batch.
     """
+    workers = ingest_workers() if workers is None else workers
     create_raw_tables(conn)
     result = IngestResult()
     known = {sha: (status, name) for sha, status, name in
@@ -139,6 +170,7 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     batch: list[tuple[Path, ParsedFile, dt.datetime]] = []
     in_batch: dict[str, ParsedFile] = {}
     copies_in_batch: list[tuple[Path, str]] = []  # the same bytes twice in this batch: moved after the commit
+    to_parse: list[tuple[Path, bytes, dt.datetime]] = []
     for path in landing_files(paths):
         data = path.read_bytes()
         sha = sha256_of(data)
@@ -154,9 +186,12 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
             result.duplicates.append(path.name)
             continue
         arrived_at = dt.datetime.fromtimestamp(path.stat().st_mtime)
-        parsed = parse_bytes(path.name, data)
-        in_batch[sha] = parsed
+        in_batch[sha] = None
+        to_parse.append((path, data, arrived_at))
+    for (path, _, arrived_at), parsed in zip(to_parse, _parse_many(to_parse, workers)):
+        in_batch[parsed.sha256] = parsed
         batch.append((path, parsed, arrived_at))
+    del to_parse
     if validate_batch is not None:
         validate_batch([p for _, p, _ in batch if not p.has_errors])
 

@@ -19,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.ingest.readers import ParsedFile, Problem
-from pipelines.settings import EXPECTATIONS_DIR
+
+# As pipelines.settings.EXPECTATIONS_DIR, without importing Dagster (settings does) into a batch run.
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 
 SUITE_TABLES = ("submissions", "tieu_chi", "chi_tieu", "ocop", "tong_hop", "claims")
 _WHERE = ("_file", "source_sheet", "source_row")  # lineage columns that locate an unexpected value
