@@ -23,11 +23,15 @@ def _home(args) -> HomePaths:
     return HomePaths(Path(args.home).resolve() if args.home else default_home())
 
 
-def run_pipeline(paths: HomePaths, verbose: bool = False) -> int:
-    """Materialise the whole asset graph in-process. 0 published, 2 withheld by error issues, 1 failure."""
+def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str] | None = None) -> int:
+    """Materialise the whole asset graph in-process. 0 published, 2 withheld by error issues, 1 failure.
+
+    `months` (first, last as YYYY-MM) rebuilds only those months of the monthly facts and marts
+    (a late submission); by default every month is rebuilt."""
     import dagster as dg
 
     from pipelines.definitions import PIPELINE_JOB, build_definitions
+    from pipelines.lib.dbt import full_build_tags, month_range_tags
 
     paths.ensure()
     job = build_definitions(paths.home).resolve_job_def(PIPELINE_JOB)
@@ -36,6 +40,7 @@ def run_pipeline(paths: HomePaths, verbose: bool = False) -> int:
     result = job.execute_in_process(
         instance=instance, raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags=month_range_tags(*months) if months else full_build_tags(),
     )
     materialized = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     published = dg.AssetKey("published_warehouse") in materialized

@@ -1,13 +1,35 @@
-"""dbt models, seeds and tests as Dagster assets and asset checks."""
+"""dbt models, seeds and tests as Dagster assets and asset checks, in three parts.
+
+- `ntm_dbt_models` (unpartitioned): seeds, staging, intermediate and the dimensions.
+- `ntm_dbt_monthly` (monthly partitions): the month-incremental facts and marts (dbt tag `monthly`).
+  A run for a partition or a range of partitions passes `--vars min_month/max_month` and rebuilds
+  only those months; a run without a partition (`ntm run`) rebuilds every month.
+- `ntm_dbt_checks` (unpartitioned): what reads the monthly tables as a whole, claim reconciliation
+  and the audit models.
+
+All three sit in the one `ntm_pipeline` job. Dagster cannot run partitioned assets that depend on
+each other without a partition, so every run of the job names a partition range
+(pipelines/lib/dbt.py): `full_build_tags()` (every month, what `ntm run` uses) or
+`month_range_tags(first, last)` (a late submission: only the months it touches). Unpartitioned
+assets (ingest, staging, audit, publish) run whole in either.
+"""
 
 
+import datetime as dt
 import json
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from pipelines.lib.dbt import DBT_PROJECT, NtmDbtTranslator, dbt_executable, ensure_manifest
+from pipelines.lib.dbt import (
+    DBT_PROJECT,
+    MONTHLY_PARTITIONS,
+    MONTHLY_SELECTOR,
+    NtmDbtTranslator,
+    dbt_executable,
+    ensure_manifest,
+)
 from pipelines.quality.issues import record_test_results
 from pipelines.settings import NtmSettings
 
@@ -16,16 +38,36 @@ class DbtBuildFailed(Exception):
     pass
 
 
-@dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator())
-def ntm_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
-):
-    """`dbt build`: seeds, staging, intermediate, marts and audit models, each followed by its tests.
+def month_window(context: dg.AssetExecutionContext) -> dict:
+    """`min_month`/`max_month` (YYYY-MM, inclusive) of a partitioned run; empty for a full build
+    (no partition, or every partition, so that months outside the partitions are rebuilt too)."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return {}
+    keys = MONTHLY_PARTITIONS.get_partition_keys()
+    if context.has_partition_key_range and context.partition_key_range == dg.PartitionKeyRange(keys[0], keys[-1]):
+        return {}
+    window = context.partition_time_window
+    last_month = window.end - dt.timedelta(days=1)
+    return {"min_month": window.start.strftime("%Y-%m"), "max_month": last_month.strftime("%Y-%m")}
 
-    A failing data test is reported (it becomes a failed asset check and a quality issue) rather
-    than stopping the run; a model that fails to build stops it.
-    """
-    dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
+
+def _merge_test_results(conn, tests: list[tuple]) -> list[tuple]:
+    """This invocation's test results over the latest known result of every other test, so that the
+    three dbt invocations of a run (and a run of one part alone) each leave every test's latest status."""
+    fresh = {t[0] for t in tests}
+    try:
+        kept = conn.execute("select unique_id, status, failures, message from audit.dbt_test_results").fetchall()
+    except Exception:  # first run: the table does not exist yet
+        kept = []
+    return [row for row in kept if row[0] not in fresh] + tests
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings,
+               warehouse: DuckDBResource, extra_vars: dict | None = None):
+    """`dbt build` of the context's selection. A failing data test is reported (it becomes a failed
+    asset check and a quality issue) rather than stopping the run; a model that fails to build, or a
+    failing unit test (which skips its model), stops it."""
+    dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars(), **(extra_vars or {})}
     # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
     invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False,
                          target_path=settings.paths.dbt_target)
@@ -34,13 +76,47 @@ def ntm_dbt_models(
     tests = [(r["unique_id"], r["status"], r.get("failures"), r.get("message")) for r in results
              if r["unique_id"].startswith("test.")]
     with warehouse.get_connection() as conn:  # dbt has exited: the warehouse is ours again
-        record_test_results(conn, tests)
-    broken = [r for r in results if r["status"] == "error" and not r["unique_id"].startswith("test.")]
+        record_test_results(conn, _merge_test_results(conn, tests))
+    broken = [r for r in results
+              if (r["status"] == "error" and not r["unique_id"].startswith("test."))
+              or (r["status"] in ("fail", "error") and r["unique_id"].startswith("unit_test."))]
     if broken:
         raise DbtBuildFailed("; ".join(f"{r['unique_id']}: {r.get('message')}" for r in broken))
 
 
+@dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
+            exclude=f"{MONTHLY_SELECTOR}+")
+def ntm_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
+):
+    """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests."""
+    yield from _dbt_build(context, dbt, settings, warehouse)
+
+
+@dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
+            select=MONTHLY_SELECTOR, name="ntm_dbt_monthly", partitions_def=MONTHLY_PARTITIONS,
+            backfill_policy=dg.BackfillPolicy.single_run())
+def ntm_dbt_monthly(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
+):
+    """`dbt build` of the month-incremental facts and marts for the run's months (every month when
+    the run has no partition)."""
+    window = month_window(context)
+    context.log.info(f"rebuilding months {window['min_month']}..{window['max_month']}" if window
+                     else "rebuilding every month")
+    yield from _dbt_build(context, dbt, settings, warehouse, window)
+
+
+@dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
+            select=f"{MONTHLY_SELECTOR}+", exclude=MONTHLY_SELECTOR, name="ntm_dbt_checks")
+def ntm_dbt_checks(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
+):
+    """`dbt build` of claim reconciliation and the audit models, which read the monthly tables whole."""
+    yield from _dbt_build(context, dbt, settings, warehouse)
+
+
 defs = dg.Definitions(
-    assets=[ntm_dbt_models],
+    assets=[ntm_dbt_models, ntm_dbt_monthly, ntm_dbt_checks],
     resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())},
 )

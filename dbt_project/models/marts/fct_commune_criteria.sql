@@ -3,6 +3,7 @@
 -- Communes in scope with no submission yet have no rows.
 {{ config(
     materialized='incremental',
+    tags=['monthly'],
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ clear_month_window() }}",

@@ -3,6 +3,7 @@
 -- Sum over any range of months for a period's flows.
 {{ config(
     materialized='incremental',
+    tags=['monthly'],
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ clear_month_window() }}",

@@ -4,6 +4,7 @@
 -- Incremental by month: a Dagster partition run rebuilds only its window (macros/incremental.sql).
 {{ config(
     materialized='incremental',
+    tags=['monthly'],
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ clear_month_window() }}",

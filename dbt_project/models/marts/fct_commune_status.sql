@@ -3,6 +3,7 @@
 -- fct_commune_month for analysts who want status without the flows.
 {{ config(
     materialized='incremental',
+    tags=['monthly'],
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ clear_month_window() }}",

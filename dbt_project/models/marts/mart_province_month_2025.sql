@@ -5,6 +5,7 @@
 -- reference list) cannot be placed and are left out; so_xa_khong_anh_xa counts them per month.
 {{ config(
     materialized='incremental',
+    tags=['monthly'],
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ clear_month_window() }}",

@@ -10,6 +10,7 @@
 
 {{ config(
     materialized='incremental',
+    tags=['monthly'],
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ clear_month_window() }}",
