@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MONTH = "2025-05"  # the last month of the legacy era: ~8,000 communes of type Xã
+MONTH = "2025-05"  # the last month of the legacy era
 
 
 def _peak_mib() -> dict:
@@ -92,7 +92,9 @@ def prepare(cache: Path, communes: int) -> Path:
     from pipelines.samples import bundle_bytes
 
     units = admin_units()
-    units = units[(units.era == "legacy") & (units.loai_xa == "Xã")].sort_values("ma_xa").head(communes)
+    # The legacy list has ~7,700 Xã; thị trấn fill up to the national ~8,000 reporting units.
+    units = units[(units.era == "legacy") & units.loai_xa.isin(["Xã", "Thị trấn"])]
+    units = units.assign(town=units.loai_xa != "Xã").sort_values(["town", "ma_xa"]).head(communes)
     records = units.to_dict("records")
     shutil.rmtree(data, ignore_errors=True)
     for part in ("xlsx", "zip", "csv"):
