@@ -134,6 +134,18 @@ def cmd_waive(args) -> int:
     return EXIT_OK
 
 
+def cmd_generate(args) -> int:
+    """Synthetic national history (communes × months) as CSV bundles in landing/, with a roster."""
+    from pipelines.generate import generate_history
+
+    paths = _home(args).ensure()
+    counts = generate_history(paths.home, communes=args.communes, months=args.months,
+                              first_month=args.first_month, seed=args.seed)
+    print(f"generated {counts['submissions']} submissions ({counts['communes']} communes × {counts['months']} "
+          f"months) in {counts['files']} files under {paths.landing}")
+    return EXIT_OK
+
+
 def cmd_report(args) -> int:
     import duckdb
 
@@ -179,7 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--run-id", default="manual")
     report.set_defaults(func=cmd_report)
 
-    for command in (run, demo, validate, template, waive, report):  # `ntm run --home X` as well as `ntm --home X run`
+    generate = commands.add_parser("generate", help="write synthetic national history into landing/ (benchmarks)")
+    generate.add_argument("--communes", type=int, default=8000)
+    generate.add_argument("--months", type=int, default=60)
+    generate.add_argument("--first-month", default="2020-07", help="YYYY-MM (default 2020-07: 60 months end June 2025)")
+    generate.add_argument("--seed", type=int, default=2025)
+    generate.set_defaults(func=cmd_generate)
+
+    for command in (run, demo, validate, template, waive, report, generate):  # `ntm run --home X` as well as `ntm --home X run`
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
