@@ -19,6 +19,7 @@ import duckdb
 from pipelines.settings import HomePaths
 
 KEEP_PARQUET_VERSIONS = 2
+MANIFEST_TABLE = "publication_manifest"
 
 
 def published_tables(conn: duckdb.DuckDBPyConnection, database: str) -> list[str]:
@@ -34,13 +35,17 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
-    paths.published.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    tag = f"{stamp}-{run_id[:8]}"
-    new_db = paths.published / f".ntm-{tag}.duckdb"
-    parquet_dir = paths.published / f"parquet-{tag}"
-    parquet_dir.mkdir()
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db: Path,
+                parquet_dir: Path) -> dict:
+    """The new database and Parquet files, beside the published ones; returns row counts."""
     counts = {}
     with duckdb.connect() as conn:
         conn.execute(f"attach '{paths.warehouse}' as src (read_only)")
@@ -50,9 +55,34 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
             conn.execute(f'create table pub.main."{table}" as select * from src.main."{table}"')
             conn.execute(f"copy pub.main.\"{table}\" to '{parquet_dir / (table + '.parquet')}' (format parquet)")
             counts[table] = conn.execute(f'select count(*) from pub.main."{table}"').fetchone()[0]
+        # The manifest inside the database too: manifest.json is replaced a moment after the
+        # database, so a reader checking what it reads against a manifest uses this one.
+        conn.execute(f"create table pub.main.{MANIFEST_TABLE} (run_id varchar, published_at timestamp, "
+                     "table_name varchar, row_count bigint)")
+        conn.executemany(f"insert into pub.main.{MANIFEST_TABLE} values (?, ?, ?, ?)",
+                         [(run_id, published_at, table, n) for table, n in counts.items()])
         conn.execute("detach pub")
         conn.execute("detach src")
     os.chmod(new_db, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read; only a publish replaces
+    _fsync(new_db)  # on disk before the rename makes it the published copy
+    return counts
+
+
+def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
+    paths.published.mkdir(parents=True, exist_ok=True)
+    published_at = dt.datetime.now().replace(microsecond=0)
+    stamp = published_at.strftime("%Y%m%dT%H%M%S")
+    tag = f"{stamp}-{run_id[:8]}"
+    new_db = paths.published / f".ntm-{tag}.duckdb"
+    parquet_dir = paths.published / f"parquet-{tag}"
+    parquet_dir.mkdir()
+    try:
+        counts = _write_copy(paths, run_id, published_at, new_db, parquet_dir)
+    except BaseException:
+        # a failed publish leaves the published copy as it was, and no half-written files beside it
+        new_db.unlink(missing_ok=True)
+        shutil.rmtree(parquet_dir, ignore_errors=True)
+        raise
     os.replace(new_db, paths.published_db)
 
     link = paths.published / "parquet"
@@ -66,9 +96,10 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
 
     manifest = {
         "run_id": run_id,
-        "published_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "published_at": published_at.isoformat(timespec="seconds"),
         "database": str(paths.published_db.relative_to(paths.home)),
         "parquet": str(link.relative_to(paths.home)),
+        "parquet_version": str(parquet_dir.relative_to(paths.home)),  # kept while a newer one is read
         "checks_passed": checks_passed,
         "row_counts": counts,
     }

@@ -3,11 +3,13 @@
 --                       to the next, within the same criteria set
 --   FLOW_OUTLIER        a flow in one report lies beyond 3 SD of the mean of the commune's other reports
 --                       of the same period kind, or has a modified z-score (0.6745 |x - median| / MAD)
---                       above 3.5; judged only with var('outlier_min_values', 8) reports or more
+--                       above 3.5; judged only with var('outlier_min_values', 8) reports or more; a
+--                       count (so_*) must also lie 3 or more from the median
 --   YEAR_ON_YEAR_CHANGE a district's or province's flow from January to the latest reported month
 --                       differs from the mean of the same months of up to 3 preceding years by more
 --                       than var('yoy_max_change_pct', 33)%; judged only when that mean is at least
---                       var('yoy_min_base', 10), so that 2 against 3 cooperatives is not flagged
+--                       var('yoy_min_base', 10), so that 2 against 3 cooperatives is not flagged, and
+--                       only against years with reports in as many of those months
 {% set flows = ['so_mo_hinh_sxkd_moi', 'so_htx_moi', 'so_tht_moi', 'so_dn_moi', 'von_ke_hoach_trieu_dong',
                 'von_giai_ngan_trieu_dong', 'xi_mang_tan'] %}
 {% set min_values = var('outlier_min_values', 8) %}
@@ -104,8 +106,11 @@ flow_outlier as (
             || file_name || ')',
         submission_id || ':' || chi_so
     from scored
-    where (do_lech_chuan_khac > 0 and abs(gia_tri - trung_binh_khac) > 3 * do_lech_chuan_khac)
-       or (mad > 0 and 0.6745 * abs(gia_tri - trung_vi) / mad > 3.5)
+    where ((do_lech_chuan_khac > 0 and abs(gia_tri - trung_binh_khac) > 3 * do_lech_chuan_khac)
+           or (mad > 0 and 0.6745 * abs(gia_tri - trung_vi) / mad > 3.5))
+      -- counts of rare events (a first cooperative in two years) are not outliers: a count must
+      -- also lie var('outlier_min_count_deviation', 3) or more from the commune's median
+      and (chi_so not like 'so\_%' escape '\' or abs(gia_tri - trung_vi) >= {{ var('outlier_min_count_deviation', 3) }})
 ),
 
 unit_months as (
@@ -126,8 +131,8 @@ year_to_date as (
         u.*,
         max(case when u.so_xa_co_bao_cao > 0 then u.thang_so end) over (partition by u.cap, u.ma_don_vi, u.era, u.nam)
             as thang_cuoi,
-        max(u.so_xa_co_bao_cao) over (partition by u.cap, u.ma_don_vi, u.era, u.nam order by u.thang_so) > 0
-            as co_bao_cao_den_thang
+        count(case when u.so_xa_co_bao_cao > 0 then 1 end)
+            over (partition by u.cap, u.ma_don_vi, u.era, u.nam order by u.thang_so) as so_thang_co_bao_cao
     from unit_months as u
 ),
 
@@ -142,7 +147,9 @@ year_on_year as (
     inner join year_to_date as prev
         on prev.cap = cur.cap and prev.ma_don_vi = cur.ma_don_vi and prev.era = cur.era
         and prev.nam between cur.nam - 3 and cur.nam - 1 and prev.thang_so = cur.thang_so
-        and prev.co_bao_cao_den_thang
+        -- a year is compared only with years reported in as many of the same months (a history
+        -- starting in July is no base for a whole year)
+        and prev.so_thang_co_bao_cao = cur.so_thang_co_bao_cao
     where cur.thang_so = cur.thang_cuoi
     group by all
     {{ 'union all' if not loop.last }}
