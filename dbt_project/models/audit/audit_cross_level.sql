@@ -86,21 +86,34 @@ comparisons as (
     where n.cap = 'toan_quoc'
 ),
 
+-- One issue per unit and pair of levels, however many months and metrics disagree: one roster slip
+-- would otherwise raise hundreds. It is keyed by the first month of disagreement, so it keeps its
+-- id (and any waiver) while the slip lasts; its values are one metric's (so_xa first) in the latest month.
+disagreements as (
+    select *, row_number() over (
+        partition by ma_tinh, cap_con order by thang desc, chi_so <> 'so_xa', chi_so) as thu_tu
+    from comparisons
+    where coalesce(gia_tri, 0) <> coalesce(tong_cap_duoi, 0)  -- an additive "no data" is zero
+),
+
 cross_level_mismatch as (
     select
         'CROSS_LEVEL_MISMATCH' as ma_kiem_tra,
         case when ma_tinh = '' then 'toan_quoc' else 'tinh' end as cap,
         ma_tinh as ma_don_vi,
-        thang as ky,
-        gia_tri as gia_tri_bao_cao,
-        tong_cap_duoi as gia_tri_tinh_toan,
-        chi_so || ' của ' || case when ma_tinh = '' then 'toàn quốc' else 'tỉnh ' || ma_tinh end || ' tháng ' || thang
-            || ' là ' || cast(gia_tri as varchar) || ' nhưng tổng các '
-            || case cap_con when 'xa' then 'xã' when 'huyen' then 'huyện' else 'tỉnh' end || ' là '
-            || cast(tong_cap_duoi as varchar) || ' (levels disagree: the ' || cap_con || ' rows do not add up)' as mo_ta,
-        cap_con || ':' || chi_so as khoa
-    from comparisons
-    where coalesce(gia_tri, 0) <> coalesce(tong_cap_duoi, 0)  -- an additive "no data" is zero
+        min(thang) as ky,
+        any_value(case when thu_tu = 1 then gia_tri end) as gia_tri_bao_cao,
+        any_value(case when thu_tu = 1 then tong_cap_duoi end) as gia_tri_tinh_toan,
+        'Tổng các ' || case any_value(cap_con) when 'xa' then 'xã' when 'huyen' then 'huyện' else 'tỉnh' end
+            || ' không khớp ' || case when ma_tinh = '' then 'toàn quốc' else 'tỉnh ' || ma_tinh end
+            || ' ở ' || count(distinct thang) || ' tháng (' || min(thang) || '..' || max(thang) || '), '
+            || count(distinct chi_so) || ' chỉ số (' || string_agg(distinct chi_so, ', ' order by chi_so) || '); '
+            || any_value(case when thu_tu = 1 then chi_so || ' tháng ' || thang || ': ' || cast(gia_tri as varchar)
+                              || ' so với tổng ' || cast(tong_cap_duoi as varchar) end)
+            || ' (levels disagree: the ' || any_value(cap_con) || ' rows do not add up)' as mo_ta,
+        cap_con as khoa
+    from disagreements
+    group by ma_tinh, cap_con
 ),
 
 claims as (
