@@ -9,7 +9,9 @@ province or claim, beside a twin that differs only in not having it. Assertions 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import unicodedata
 
 import pytest
 
@@ -42,6 +44,7 @@ class Home:
         self.expired, self.valid_ocop = self.d1[4]["ma_xa"], self.d2[0]["ma_xa"]
         self.skips_july = {self.d2[3]["ma_xa"], self.d2[4]["ma_xa"]}
         self.outlier, self.outlier_twin = self.p42[0]["ma_xa"], self.p42[1]["ma_xa"]
+        self.wrong_name, self.name_typed_plainly = self.p42[2]["ma_xa"], self.p42[3]["ma_xa"]
 
     @property
     def everyone(self) -> list[dict]:
@@ -69,6 +72,11 @@ def _submission(home: Home, unit: dict, month: str) -> Submission:
                 "so_htx_moi": 0, "so_tht_moi": 0, "so_dn_moi": 0, "von_ke_hoach_trieu_dong": 200,
                 "von_giai_ngan_trieu_dong": disbursed, "xi_mang_tan": cement},
     )
+    if month == "2021-12" and code == home.wrong_name:
+        sub.ten_xa = "Xã Không Đúng Tên"
+    if month == "2021-12" and code == home.name_typed_plainly:  # "x. thach ..." in NFD, no diacritics
+        plain = unicodedata.normalize("NFD", unit["ten_xa"].replace("Đ", "D").replace("đ", "d"))
+        sub.ten_xa = "x. " + "".join(ch for ch in plain if not unicodedata.combining(ch)).split(" ", 1)[1].lower()
     if month == "2021-12" and code in (home.below, home.below_not_met):
         sub.sub_indicators = [{"ma_chi_tieu": "10.1", "gia_tri": "30,5", "don_vi": "triệu đồng/người/năm"},
                               {"ma_chi_tieu": "15.1", "gia_tri": 80 if code == home.below else 92, "don_vi": "%"}]
@@ -222,3 +230,56 @@ def test_claims_at_two_levels_agree(planted):
     rows = _issues(paths, "CLAIM_LEVEL_MISMATCH")
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [("42", "2021-01..2021-12", "error", 29.0, 24.0)]
     assert "so_mo_hinh_sxkd_moi" in rows[0][5]
+
+
+def test_commune_name_against_its_code(planted):
+    paths, home, _ = planted
+    rows = _issues(paths, "SUBMISSION_NAME_MISMATCH")
+    # a wrong name is flagged; the same commune's name without diacritics, prefixed "x.", is not
+    assert [(r[0], r[1], r[2]) for r in rows] == [(home.wrong_name, "2021-12", "warning")]
+    assert "Không Đúng Tên" in rows[0][5]
+
+
+def test_the_report_puts_what_blocked_first_then_warnings_then_completeness(planted):
+    from html.parser import HTMLParser
+
+    from pipelines.cli import main
+
+    paths, home, _ = planted
+    assert main(["--home", str(paths.home), "report", "--run-id", "rapport"]) == 0
+    report = json.loads((paths.reports / "latest.json").read_text("utf-8"))
+    page = (paths.reports / "latest.html").read_text("utf-8")
+    assert report["run_id"] == "rapport" and report["publication"] == "withheld"
+    assert report["summary"]["blocking_checks"] == [
+        "CLAIM_LEVEL_MISMATCH", "CLAIM_MISMATCH", "CROSS_LEVEL_MISMATCH", "SUB_INDICATOR_BELOW_THRESHOLD"]
+    assert {e["ma_kiem_tra"] for e in report["warnings_by_check"]} >= {"REPORTING_INCOMPLETE", "FLOW_OUTLIER"}
+    # completeness by province and district, at each one's latest period, with the WHO targets
+    units = {(r["cap"], r["ma_don_vi"]): r for r in report["completeness"]}
+    assert {("tinh", "19"), ("huyen", "167"), ("huyen", "168"), ("tinh", "42")} <= set(units)
+    assert units[("huyen", "168")]["ky"] == "2021-12" and units[("huyen", "168")]["ty_le_day_du"] == 100.0
+    assert (report["completeness_target"], report["timeliness_target"]) == (90.0, 75.0)
+    assert any(r["ky"] == "2021-07" and r["ty_le_day_du"] < 90 for r in report["completeness_history"])
+    # the page: same content, in that order, offline (no script, no external resource), well formed
+    blocking, warnings, completeness = (page.index(h) for h in ("1. Lỗi chặn", "2. Cảnh báo", "3. Báo cáo của xã"))
+    assert page.index("SUB_INDICATOR_BELOW_THRESHOLD") < blocking  # named in the banner at the top
+    assert "SUB_INDICATOR_BELOW_THRESHOLD" in page[blocking:warnings] and "FLOW_OUTLIER" not in page[blocking:warnings]
+    assert "FLOW_OUTLIER" in page[warnings:completeness]
+    assert page.count("<svg") >= 3 and "Huyện Phú Lương" in page[completeness:]
+    assert "<script" not in page and "http" not in page.replace("http-equiv", "")
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.open = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("svg", "table", "div", "figure"):
+                self.open.append(tag)
+
+        def handle_endtag(self, tag):
+            if tag in ("svg", "table", "div", "figure"):
+                assert self.open.pop() == tag
+
+    parser = Tags()
+    parser.feed(page)
+    assert parser.open == []

@@ -17,27 +17,45 @@ district_province as (
     select distinct era, ma_huyen, ma_tinh from {{ ref('stg_admin_units') }} where ma_huyen is not null
 ),
 
+
+-- Districts, provinces and the nation, one row per metric (the few upper-level rows only: the
+-- communes are summed per province first, wide, which is what keeps this cheap nationally).
 unit_values as (
     select m.cap, m.ma_don_vi, m.thang, m.thang_ky, {{ era_of('m.thang_ky') }} as era, v.chi_so, v.gia_tri
     from marts as m
     cross join lateral (
         values {% for name in additive %}('{{ name }}', cast(m.{{ name }} as double)){{ ',' if not loop.last }}{% endfor %}
     ) as v(chi_so, gia_tri)
+    where m.cap <> 'xa'
 ),
 
 province_values as (select * from unit_values where cap = 'tinh'),
 
 -- Communes of each province and month, as the commune rows place them; those without a district
 -- are kept apart (a roster unit missing from the reference, flagged as a warning on its own).
-commune_sums as (
+commune_sums_wide as (
     select
-        c.ma_tinh, v.thang_ky, v.chi_so,
-        sum(v.gia_tri) as tong_xa,
-        sum(case when c.ma_huyen is null then v.gia_tri else 0 end) as tong_xa_khong_huyen
-    from unit_values as v
-    inner join commune_months as c on c.ma_xa = v.ma_don_vi and c.thang_ky = v.thang_ky
-    where v.cap = 'xa'
+        c.ma_tinh, m.thang_ky,
+        {%- for name in additive %}
+        sum(m.{{ name }}) as {{ name }},
+        sum(case when c.ma_huyen is null then m.{{ name }} else 0 end) as {{ name }}__khong_huyen{{ ',' if not loop.last }}
+        {%- endfor %}
+    from marts as m
+    inner join commune_months as c on c.ma_xa = m.ma_don_vi and c.thang_ky = m.thang_ky
+    where m.cap = 'xa'
     group by all
+),
+
+commune_sums as (
+    select w.ma_tinh, w.thang_ky, v.chi_so, v.gia_tri as tong_xa, k.gia_tri as tong_xa_khong_huyen
+    from commune_sums_wide as w
+    cross join lateral (
+        values {% for name in additive %}('{{ name }}', cast(w.{{ name }} as double)){{ ',' if not loop.last }}{% endfor %}
+    ) as v(chi_so, gia_tri)
+    cross join lateral (
+        values {% for name in additive %}('{{ name }}', cast(w.{{ name }}__khong_huyen as double)){{ ',' if not loop.last }}{% endfor %}
+    ) as k(chi_so, gia_tri)
+    where k.chi_so = v.chi_so
 ),
 
 district_sums as (

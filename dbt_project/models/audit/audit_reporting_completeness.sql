@@ -64,36 +64,43 @@ expected_periods as (
         on m.thang_ky between c.ky_dau and c.ky_cuoi and month(m.thang_ky) % k.so_thang = 0
 ),
 
--- Finer or equal kinds serve a period when they end in its last month.
-first_received as (
-    select e.ma_tinh, e.ky, s.ma_xa, min(s.arrived_at) as arrived_at
-    from expected_periods as e
-    inner join submissions as s on s.thang_ky = e.thang_ky
-    inner join kind_months as sk on sk.loai_ky = s.loai_ky
-    where s.ky_bao_cao = e.ky or sk.so_thang < e.so_thang
+received as (
+    select s.ma_xa, s.thang_ky, s.ky_bao_cao, k.so_thang, min(s.arrived_at) as arrived_at
+    from submissions as s
+    inner join kind_months as k using (loai_ky)
     group by all
 ),
 
 first_file as (select min(arrived_at) as arrived_at from {{ ref('stg_files') }}),
 
+-- Finer or equal kinds serve a period when they end in its last month.
 commune_periods as (
     select
         e.ma_tinh,
         e.ky,
-        e.loai_ky,
+        any_value(e.loai_ky) as loai_ky,
         e.thang_ky,
         cast(e.thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }} - 1) as date) as han_nop,
         sc.ma_xa,
-        sc.ma_huyen_hieu_luc as ma_huyen,
-        sc.ten_huyen,
-        sc.ten_tinh,
-        r.arrived_at is not null as da_bao_cao,
-        r.arrived_at < e.thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }}) as dung_han,
-        e.thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }}) > (select arrived_at from first_file)
-            as danh_gia_dung_han
+        any_value(sc.ma_huyen_hieu_luc) as ma_huyen,
+        any_value(sc.ten_huyen) as ten_huyen,
+        any_value(sc.ten_tinh) as ten_tinh,
+        min(r.arrived_at) as arrived_at
     from expected_periods as e
     inner join scope as sc on sc.ma_tinh = e.ma_tinh and sc.thang_ky = e.thang_ky
-    left join first_received as r on r.ma_tinh = e.ma_tinh and r.ky = e.ky and r.ma_xa = sc.ma_xa
+    left join received as r
+        on r.ma_xa = sc.ma_xa and r.thang_ky = e.thang_ky and (r.ky_bao_cao = e.ky or r.so_thang < e.so_thang)
+    group by e.ma_tinh, e.ky, e.thang_ky, sc.ma_xa
+),
+
+judged as (
+    select
+        *,
+        arrived_at is not null as da_bao_cao,
+        arrived_at < thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }}) as dung_han,
+        thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }}) > (select arrived_at from first_file)
+            as danh_gia_dung_han
+    from commune_periods
 ),
 
 by_unit as (
@@ -111,7 +118,7 @@ by_unit as (
         count_if(da_bao_cao) as so_xa_da_bao_cao,
         count_if(dung_han) as so_xa_dung_han,
         bool_and(danh_gia_dung_han) as danh_gia_dung_han
-    from commune_periods
+    from judged
     {%- if cap == 'huyen' %}
     where ma_huyen is not null
     {%- endif %}
