@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,16 +145,17 @@ def _dbt(home: HomePaths, tmp_path: Path, *args: str, **extra_vars) -> subproces
         shutil.copy2(home.warehouse, warehouse)
     dbt_vars = json.dumps({"warehouse_path": str(warehouse), **extra_vars})
     return subprocess.run(
-        [DBT, *args, "--vars", dbt_vars, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        [DBT, "--no-use-colors", *args, "--vars", dbt_vars, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
         cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=600,
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
 
 
 def test_dbt_unit_tests_pass_and_catch_a_changed_rule(monthly, tmp_path):
     home, _, _ = monthly
-    passing = _dbt(home, tmp_path, "build", "--select", "test_type:unit")
+    passing = _dbt(home, tmp_path, "test", "--select", "test_type:unit")
     assert passing.returncode == 0, passing.stdout[-3000:]
-    assert "PASS=7" in passing.stdout
+    done = re.search(r"Done\. PASS=(\d+) WARN=0 ERROR=0", passing.stdout)
+    assert done and int(done.group(1)) >= 7  # ours; other engineers' models may add their own
     # the band test pins the default edges: other edges must make it fail
     failing = _dbt(home, tmp_path, "test", "--select", "mart_unit_month_counts_communes_by_band_of_criteria_met",
                    band_edges=[16, 10, 5])
