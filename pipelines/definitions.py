@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs import dbt, ingest, publish, quality, reference
+from pipelines.lib.dbt import full_build_tags
 from pipelines.settings import NtmSettings
 
 PIPELINE_JOB = "ntm_pipeline"
@@ -34,16 +35,19 @@ def build_definitions(home: str | Path | None = None) -> dg.Definitions:
         if fingerprint is None or fingerprint == context.cursor:
             return dg.SkipReason("no new file in landing/")
         context.update_cursor(fingerprint)
-        return dg.RunRequest(run_key=f"landing-{fingerprint}")
+        # A full build: every monthly partition in one run (see pipelines/defs/dbt.py).
+        return dg.RunRequest(run_key=f"landing-{fingerprint}", tags=full_build_tags())
 
-    monthly_build = dg.ScheduleDefinition(
-        name="monthly_build",
+    @dg.schedule(
         job=pipeline,
         # The day after the reporting deadline (settings.deadline_day), early morning in Vietnam.
         cron_schedule=f"0 5 {settings.deadline_day + 1} * *",
         execution_timezone="Asia/Ho_Chi_Minh",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
+    def monthly_build(context: dg.ScheduleEvaluationContext):
+        """The whole pipeline over every month, once the month's reports are due."""
+        return dg.RunRequest(tags=full_build_tags())
 
     layers = dg.Definitions.merge(reference.defs, ingest.defs, dbt.defs, quality.defs, publish.defs)
     return dg.Definitions.merge(layers, dg.Definitions(

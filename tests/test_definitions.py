@@ -41,3 +41,17 @@ def test_sensor_requests_one_run_per_new_landing_set(tmp_path):
         cursor = context.cursor
     with dg.build_sensor_context(cursor=cursor) as context:
         assert isinstance(sensor(context), dg.SkipReason)  # same waiting set: no second run
+
+
+def test_sensor_and_schedule_launch_full_builds_over_every_month(tmp_path):
+    from pipelines.lib.dbt import full_build_tags
+
+    defs = build_definitions(tmp_path / "home")
+    (tmp_path / "home" / "landing").mkdir(parents=True)
+    (tmp_path / "home" / "landing" / "a.csv").write_text("cap,chi_so\n")
+    with dg.build_sensor_context() as context:
+        request = defs.resolve_sensor_def("landing_sensor")(context)
+    assert request.tags == {**request.tags, **full_build_tags()}
+    with dg.build_schedule_context() as context:
+        [scheduled] = list(defs.resolve_schedule_def("monthly_build").evaluate_tick(context).run_requests)
+    assert scheduled.tags == {**scheduled.tags, **full_build_tags()}
