@@ -152,9 +152,17 @@ def cmd_report(args) -> int:
     from pipelines.publish.report import build_report, write_report
 
     paths = _home(args)
+    if not paths.warehouse.exists():
+        print(f"ntm report: no warehouse in {paths.home} yet (run `ntm run` first)", file=sys.stderr)
+        return EXIT_FAILURE
     with duckdb.connect(str(paths.warehouse), read_only=True) as conn:
+        if not conn.execute("select count(*) from information_schema.tables where table_schema = 'main' "
+                            "and table_name = 'quality_issues'").fetchone()[0]:
+            print("ntm report: the warehouse has not been audited yet (run `ntm run` first)", file=sys.stderr)
+            return EXIT_FAILURE
         page = write_report(paths, build_report(conn, args.run_id))
     print(f"report: {page}")
+    print(f"data: {page.with_suffix('.json')}")
     return EXIT_OK
 
 
