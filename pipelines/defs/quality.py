@@ -27,7 +27,7 @@ def quality_issues(context: dg.AssetExecutionContext, settings: NtmSettings,
 
 
 @dg.asset_check(asset=quality_issues, blocking=True, description="No open error-severity issue remains.")
-def no_open_errors(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+def no_open_errors(settings: NtmSettings, warehouse: DuckDBResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as conn:
         counts = issue_counts(conn)
         blocking = conn.execute(
@@ -41,7 +41,8 @@ def no_open_errors(warehouse: DuckDBResource) -> dg.AssetCheckResult:
         description=(f"{counts['open_errors']} open error issue(s) withhold publication"
                      if counts["open_errors"] else "no open error issue"),
         metadata={"open_errors": counts["open_errors"],
-                  "blocking_checks": dg.MetadataValue.md(table if blocking else "none")},
+                  "blocking_checks": dg.MetadataValue.md(table if blocking else "none"),
+                  "report": dg.MetadataValue.path(str(settings.paths.reports / "latest.html"))},
     )
 
 
