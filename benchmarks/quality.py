@@ -35,7 +35,8 @@ from pipelines.publish.publisher import publish  # noqa: E402
 from pipelines.publish.report import build_report, write_report  # noqa: E402
 from pipelines.quality.issues import load_policy, refresh_issues  # noqa: E402
 from pipelines.reference import admin_units as units  # noqa: E402
-from pipelines.settings import DBT_PROJECT_DIR, NtmSettings  # noqa: E402
+from pipelines.lib.resources import NtmSettings  # noqa: E402
+from pipelines.settings import DBT_PROJECT_DIR  # noqa: E402
 
 TOTAL_KEYS = {
     "so_tieu_chi_dat": "cast(met as varchar)",

@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs import dbt, ingest, publish, quality, reference
 from pipelines.lib.dbt import full_build_tags
-from pipelines.settings import NtmSettings
+from pipelines.lib.resources import NtmSettings
 
 PIPELINE_JOB = "ntm_pipeline"
 

@@ -1,7 +1,8 @@
-"""The one settings object: where the home is and what lives in it.
+"""Where the home is and what lives in it; the project's fixed paths.
 
-Read from `--home` or `$NTM_HOME` (default `./data`). Assets receive it as the `settings`
-resource; dbt receives the paths it needs as `--vars`.
+The home comes from `--home` or `$NTM_HOME` (default `./data`). The settings object that assets
+receive is the Dagster resource `pipelines.lib.resources.NtmSettings`, built on these paths; this
+module imports no Dagster, so `ntm validate` and `ntm --help` start fast.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -73,22 +73,3 @@ class HomePaths:
         for path in (self.landing, self.reference, self.archive, self.quarantine, self.published, self.reports):
             path.mkdir(parents=True, exist_ok=True)
         return self
-
-
-class NtmSettings(dg.ConfigurableResource):
-    """Settings shared by every asset. `home` empty means `$NTM_HOME`, else `./data`."""
-
-    home: str = ""
-    # Criteria-met band edges, lower bounds of the bands below "all criteria" (domain.md).
-    band_edges: list[int] = [15, 10, 5]
-    # Day of the month after the period by which a report counts as timely.
-    deadline_day: int = 10
-    policy_file: str = str(DEFAULT_POLICY_FILE)
-
-    @property
-    def paths(self) -> HomePaths:
-        return HomePaths(Path(self.home).resolve() if self.home else default_home())
-
-    def dbt_vars(self) -> dict:
-        # deadline_day: timeliness of reporting (dbt_project/models/audit/audit_reporting_completeness.sql)
-        return {"band_edges": list(self.band_edges), "deadline_day": self.deadline_day}

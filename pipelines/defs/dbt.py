@@ -31,7 +31,7 @@ from pipelines.lib.dbt import (
     ensure_manifest,
 )
 from pipelines.quality.issues import record_test_results
-from pipelines.settings import NtmSettings
+from pipelines.lib.resources import NtmSettings
 
 
 class DbtBuildFailed(Exception):

@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
-from pipelines.settings import NtmSettings
+from pipelines.lib.resources import NtmSettings
 
 RAW_KEYS = [dg.AssetKey(["raw", table]) for table in RAW_TABLES]
 

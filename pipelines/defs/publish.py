@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.publish.publisher import publish
-from pipelines.settings import NtmSettings
+from pipelines.lib.resources import NtmSettings
 
 
 @dg.asset(

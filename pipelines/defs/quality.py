@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.publish.report import build_report, write_report
 from pipelines.quality.issues import issue_counts, load_policy, refresh_issues
-from pipelines.settings import NtmSettings
+from pipelines.lib.resources import NtmSettings
 
 
 @dg.asset(

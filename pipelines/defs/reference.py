@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.reference import admin_units as units
 from pipelines.reference.roster import load_roster
-from pipelines.settings import NtmSettings
+from pipelines.lib.resources import NtmSettings
 
 
 @dg.multi_asset(
