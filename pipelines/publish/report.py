@@ -70,7 +70,7 @@ def _completeness(conn) -> tuple[list[dict], list[dict], float, float]:
 def build_report(conn: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     fields = ", ".join(_ISSUE_FIELDS)
     issues = _rows(conn, f"select {fields} from main.quality_issues where trang_thai <> 'resolved'")
-    claims = _rows(conn, "select count(*) as so_chi_so, count_if(khop) as so_khop from main.claim_reconciliation") \
+    claims = _rows(conn, "select count(*) as so_chi_so, coalesce(count_if(khop), 0) as so_khop from main.claim_reconciliation") \
         if _table_exists(conn, "claim_reconciliation") else [{"so_chi_so": 0, "so_khop": 0}]
     errors = [i for i in issues if i["muc_do"] == "error" and i["trang_thai"] == "open"]
     others = [i for i in issues if i not in errors]

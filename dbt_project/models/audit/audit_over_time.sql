@@ -4,7 +4,8 @@
 --   FLOW_OUTLIER        a flow in one report lies beyond 3 SD of the mean of the commune's other reports
 --                       of the same period kind, or has a modified z-score (0.6745 |x - median| / MAD)
 --                       above 3.5; judged only with var('outlier_min_values', 8) reports or more; a
---                       count (so_*) must also lie 3 or more from the median
+--                       count (so_*) must also lie 3 or more from the median; zeros are not part of
+--                       the series (a value is judged against the commune's other non-zero reports)
 --   YEAR_ON_YEAR_CHANGE a district's or province's flow from January to the latest reported month
 --                       differs from the mean of the same months of up to 3 preceding years by more
 --                       than var('yoy_max_change_pct', 33)%; judged only when that mean is at least
@@ -59,7 +60,9 @@ flow_values as (
     cross join lateral (
         values {% for flow in flows %}('{{ flow }}', cast(r.{{ flow }} as double)){{ ',' if not loop.last }}{% endfor %}
     ) as v(chi_so, gia_tri)
-    where v.gia_tri is not null
+    -- zeros are left out: "nothing this period" is another regime than the amounts, and lumpy
+    -- flows (cement delivered a few times a year) would otherwise make every delivery an outlier
+    where v.gia_tri is not null and v.gia_tri <> 0
 ),
 
 series_stats as (
