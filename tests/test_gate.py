@@ -2,6 +2,8 @@
 
 import json
 
+import duckdb
+
 from pipelines.cli import main
 from pipelines.samples import claims_bytes
 from tests.conftest import copy_sample, query
@@ -51,8 +53,8 @@ def test_an_issue_resolves_when_a_corrected_claim_arrives(home, run):
     assert query(home.warehouse, "select count(*) from raw.claims")[0][0] == 2  # both kept on record
 
 
-def test_waiving_an_unknown_issue_fails_clearly(home, run, capsys):
-    copy_sample(home, "chi_so_bao_cao.csv")
-    run(home)
+def test_waiving_an_unknown_issue_fails_clearly(home, capsys):
+    duckdb.connect(str(home.warehouse)).close()  # a warehouse that has never seen that issue
     assert main(["--home", str(home.home), "waive", "nope", "--reason", "x"]) == 1
     assert "no issue 'nope'" in capsys.readouterr().err
+    assert main(["--home", str(home.home), "waive", "nope", "--reason", " "]) == 1  # a reason is required

@@ -1,14 +1,6 @@
 -- Commune × month flows (new production/business models, HTX, THT, DN, capital planned and
 -- disbursed, cement) of the submissions attributed to the month; only months with a submission.
 -- Sum over any range of months for a period's flows.
-{{ config(
-    materialized='incremental',
-    tags=['monthly'],
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ clear_month_window() }}",
-) }}
-
 select
     thang_ky,
     thang,

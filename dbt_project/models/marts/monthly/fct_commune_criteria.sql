@@ -1,14 +1,6 @@
 -- Commune × month × criterion (tiêu chí): met or not, from the superseding submission that holds
 -- the commune's stocks at the month's end (the same as-of submission as fct_commune_month).
 -- Communes in scope with no submission yet have no rows.
-{{ config(
-    materialized='incremental',
-    tags=['monthly'],
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ clear_month_window() }}",
-) }}
-
 with communes as (
     select thang_ky, thang, era, ma_xa, ma_tinh, bo_tieu_chi, submission_id_so_lieu
     from {{ ref('fct_commune_month') }}

@@ -3,14 +3,6 @@
 -- 2025 province their default crosswalk unit belongs to, so a province's series survives the
 -- reform. Legacy communes missing from the crosswalk (roster units merged away before the
 -- reference list) cannot be placed and are left out; so_xa_khong_anh_xa counts them per month.
-{{ config(
-    materialized='incremental',
-    tags=['monthly'],
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ clear_month_window() }}",
-) }}
-
 with communes as (select * from {{ ref('fct_commune_month') }} where {{ month_window('thang_ky') }}),
 
 crosswalk as (

@@ -8,14 +8,6 @@
     ('toan_quoc', "''", "'Toàn quốc'"),
 ] %}
 
-{{ config(
-    materialized='incremental',
-    tags=['monthly'],
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ clear_month_window() }}",
-) }}
-
 with communes as (select * from {{ ref('fct_commune_month') }} where {{ month_window('thang_ky') }})
 
 {% for cap, code, name in levels %}

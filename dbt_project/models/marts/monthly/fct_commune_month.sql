@@ -2,14 +2,6 @@
 -- latest submission at or before it (within the month's era), flows of submissions attributed
 -- to the month (a period coarser than a month is attributed to its last month).
 -- Incremental by month: a Dagster partition run rebuilds only its window (macros/incremental.sql).
-{{ config(
-    materialized='incremental',
-    tags=['monthly'],
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ clear_month_window() }}",
-) }}
-
 with scope as (select * from {{ ref('int_scope_month') }} where {{ month_window('thang_ky') }}),
 
 -- Stocks of a month may come from any earlier submission, so the lookback starts at the beginning.

@@ -1,14 +1,6 @@
 -- Commune × month status: criteria met as counted (TieuChi rows) and as declared (TongHop), the
 -- title (danh hiệu) and its recognition decision, as of the month's end. A projection of
 -- fct_commune_month for analysts who want status without the flows.
-{{ config(
-    materialized='incremental',
-    tags=['monthly'],
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ clear_month_window() }}",
-) }}
-
 select
     thang_ky,
     thang,
