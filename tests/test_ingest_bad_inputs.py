@@ -306,3 +306,12 @@ def test_resubmission_later_ngay_lap_supersedes_and_both_are_kept(pipeline_home)
     assert [(str(d)[:10], rank, current, name) for d, rank, current, name in versions] == [
         ("2020-06-28", 1, True, "dinh_chinh.xlsx"), ("2020-06-20", 2, False, "ban_dau.xlsx")]
     assert query(home.warehouse, "select count(*) from raw.submissions where ma_xa = ?", [DUC_LUONG]) == [(2,)]
+
+
+def test_validate_lists_every_bad_cell_of_a_claims_row(tmp_path):
+    from pipelines.ingest.readers import parse_path
+
+    bad = tmp_path / "chi_so.csv"
+    bad.write_text("cap,ma_don_vi,tu_thang,den_thang,chi_so,gia_tri\ntinh,19,2020-13,2020-06,so_xa,12a\n")
+    problems = {(p.row, p.column, p.rule) for p in parse_path(bad).problems}
+    assert problems == {(2, "tu_thang", "invalid_value"), (2, "gia_tri", "invalid_value")}

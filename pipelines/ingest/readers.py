@@ -471,13 +471,14 @@ def _check_ocop(parsed, sub, ma_xa, ky) -> None:
 def _parse_claims(grid: Grid, parsed: ParsedFile) -> None:
     parsed.kind = CLAIMS_KIND
     for line, record in _read_table(grid, CLAIMS.fields, parsed, skip_totals=False):
-        if not all(f.key in record for f in CLAIMS.fields if f.required):
-            continue
         values = {k: v for k, (v, _) in record.items()}
-        try:
-            values["gia_tri"], values["so_chu_so_thap_phan"] = n.number(record["gia_tri"][0])
-        except ValueError as error:
-            parsed.problem(grid.name, line, record["gia_tri"][1], "invalid_value", f"Giá trị: {error}")
+        if "gia_tri" in record:  # checked before giving up on the row, so every bad cell is listed
+            try:
+                values["gia_tri"], values["so_chu_so_thap_phan"] = n.number(record["gia_tri"][0])
+            except ValueError as error:
+                parsed.problem(grid.name, line, record["gia_tri"][1], "invalid_value", f"Giá trị: {error}")
+                continue
+        if not all(f.key in record for f in CLAIMS.fields if f.required):
             continue
         values["gia_tri_goc"] = record["gia_tri"][0]
         unit = values.get("ma_don_vi")
