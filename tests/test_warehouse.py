@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import run_pipeline
-from pipelines.samples import build_demo_sample
+from pipelines.samples import OCOP_KEYS, Submission, build_demo_sample, workbook_bytes
 from pipelines.settings import DBT_PROJECT_DIR, HomePaths
 from tests.conftest import query
 
@@ -43,9 +43,32 @@ def _rewrite_bundle(data: bytes, month: str, keep=lambda ma_xa: True, edit=None)
     return out.getvalue()
 
 
+def _bundle_as_workbooks(data: bytes) -> dict[str, bytes]:
+    """Each submission of a CSV bundle as the commune's own Excel template (file name → bytes)."""
+    import csv
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        tables = {name[:-4]: list(csv.DictReader(io.StringIO(archive.read(name).decode("utf-8"))))
+                  for name in archive.namelist()}
+    submissions = {
+        row["ma_xa"]: Submission(ma_xa=row["ma_xa"], ky_bao_cao=row["ky_bao_cao"], bo_tieu_chi=row["bo_tieu_chi"],
+                                 ngay_lap=row["ngay_lap"], criteria_met=set(), ten_xa=row["ten_xa"],
+                                 ma_tinh=row["ma_tinh"])
+        for row in tables["thong_tin"]}
+    for row in tables["tieu_chi"]:
+        if row["trang_thai"] == "Đạt":
+            submissions[row["ma_xa"]].criteria_met.add(int(row["tieu_chi"]))
+    for row in tables["ocop"]:
+        submissions[row["ma_xa"]].ocop.append({k: row[k] or None for k in OCOP_KEYS})
+    for row in tables["tong_hop"]:
+        submissions[row["ma_xa"]].totals = {k: v for k, v in row.items() if k not in ("ma_xa", "ky_bao_cao") and v}
+    return {f"bao_cao_{ma_xa}_{sub.ky_bao_cao}.xlsx": workbook_bytes(sub) for ma_xa, sub in submissions.items()}
+
+
 @pytest.fixture(scope="module")
 def monthly(tmp_path_factory):
-    """Thái Nguyên's half year as six monthly files; ten communes skip June (their May stocks hold)."""
+    """Thái Nguyên's half year as six monthly files; ten communes skip June (their May stocks hold).
+    January to May arrive as district CSV bundles, June as one Excel template per commune."""
     sample = tmp_path_factory.mktemp("sample")
     build_demo_sample(sample)
     half_year = (sample / "landing" / THAI_NGUYEN).read_bytes()
@@ -56,7 +79,12 @@ def monthly(tmp_path_factory):
     shutil.copy2(sample / "reference" / "roster.csv", home.roster_file)
     for month in MONTHS:
         keep = (lambda ma_xa: ma_xa not in late_in_june) if month == "2020-06" else (lambda ma_xa: True)
-        (home.landing / f"thai_nguyen_{month}.zip").write_bytes(_rewrite_bundle(half_year, month, keep))
+        bundle = _rewrite_bundle(half_year, month, keep)
+        if month == "2020-06":
+            for name, workbook in _bundle_as_workbooks(bundle).items():
+                (home.landing / name).write_bytes(workbook)
+        else:
+            (home.landing / f"thai_nguyen_{month}.zip").write_bytes(bundle)
     claims = (sample / "landing" / "chi_so_bao_cao.csv").read_text("utf-8")
     (home.landing / "chi_so.csv").write_text(
         "\n".join(line for line in claims.splitlines() if ",443," not in line) + "\n", "utf-8")
@@ -75,6 +103,8 @@ def test_monthly_files_reproduce_the_half_year_report(monthly):
     home, _, _ = monthly
     so_xa, dat_chuan, ty_le, b15, b10, duoi_10, ocop, thon, _ = _province(home, "2020-06")
     assert (so_xa, dat_chuan, b15, b10, duoi_10, ocop, thon) == (121, 87, 11, 23, 0, 25, 23)
+    assert query(home.warehouse, "select count(*) from raw.files where file_name like '%.xlsx' "
+                                 "and status = 'accepted'") == [(111,)]  # June: one workbook per commune
     assert ty_le == pytest.approx(100 * 87 / 121, abs=1e-12)
     assert query(home.warehouse, "select count(*), count_if(khop) from claim_reconciliation") == [(8, 8)]
     # the ten communes without a June file hold their May stocks
