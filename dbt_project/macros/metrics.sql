@@ -88,3 +88,18 @@
 {% macro era_of(month_date) %}
     case when {{ month_date }} < date '2025-07-01' then 'legacy' else 'reform2025' end
 {% endmacro %}
+
+{# Granularity of a reporting period code (contract §1): thang, quy, nua_nam or nam. #}
+{% macro period_kind(ky) %}
+    case
+        when {{ ky }} like '%-Q%' then 'quy'
+        when {{ ky }} like '%-H%' then 'nua_nam'
+        when length({{ ky }}) = 4 then 'nam'
+        else 'thang'
+    end
+{% endmacro %}
+
+{# An OCOP listing whose certificate holds on `day`: decided by then, and fewer than 36 months ago. #}
+{% macro ocop_valid_on(listing, day) %}
+    {{ listing }}.ngay_quyet_dinh <= {{ day }} and {{ listing }}.het_hieu_luc > {{ day }}
+{% endmacro %}

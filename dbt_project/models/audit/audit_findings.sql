@@ -146,8 +146,7 @@ ocop_listed as (
     from reports as r
     left join {{ ref('int_ocop_listings_current') }} as o
         on o.submission_id = r.submission_id
-        and o.ngay_quyet_dinh <= last_day(r.thang_ky)
-        and o.het_hieu_luc > last_day(r.thang_ky)
+        and {{ ocop_valid_on('o', 'last_day(r.thang_ky)') }}
     group by r.submission_id
 ),
 

@@ -48,12 +48,7 @@ criteria_drop as (
 flow_values as (
     select
         r.submission_id, r.ma_xa, r.ky_bao_cao, r.file_name,
-        case
-            when r.ky_bao_cao like '%-Q%' then 'quy'
-            when r.ky_bao_cao like '%-H%' then 'nua_nam'
-            when length(r.ky_bao_cao) = 4 then 'nam'
-            else 'thang'
-        end as loai_ky,
+        {{ period_kind('r.ky_bao_cao') }} as loai_ky,
         v.chi_so,
         v.gia_tri
     from {{ ref('int_commune_reports') }} as r

@@ -22,12 +22,7 @@ submissions as (
         s.ma_xa,
         s.ky_bao_cao,
         s.thang_ky,
-        case
-            when s.ky_bao_cao like '%-Q%' then 'quy'
-            when s.ky_bao_cao like '%-H%' then 'nua_nam'
-            when length(s.ky_bao_cao) = 4 then 'nam'
-            else 'thang'
-        end as loai_ky,
+        {{ period_kind('s.ky_bao_cao') }} as loai_ky,
         f.arrived_at
     from {{ ref('stg_submissions') }} as s
     inner join {{ ref('stg_files') }} as f using (file_sha256)

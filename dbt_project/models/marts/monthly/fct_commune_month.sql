@@ -63,8 +63,7 @@ ocop_valid as (
     from as_of as a
     inner join {{ ref('int_ocop_listings_current') }} as o
         on o.submission_id = a.submission_id_so_lieu
-        and o.ngay_quyet_dinh <= last_day(a.thang_ky)
-        and o.het_hieu_luc > last_day(a.thang_ky)
+        and {{ ocop_valid_on('o', 'last_day(a.thang_ky)') }}
     group by a.ma_xa, a.thang_ky
 )
 
