@@ -46,7 +46,7 @@ def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str
     published = dg.AssetKey("published_warehouse") in materialized
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_open_errors"]
     withheld = any(not e.passed for e in gate)
-    _print_outcome(paths, published, withheld, result.success)
+    _print_outcome(paths, result.run_id, published, withheld, result.success)
     if published:
         return EXIT_OK
     if withheld:
@@ -58,16 +58,15 @@ def _dagster_home_set() -> bool:
     return bool(os.environ.get("DAGSTER_HOME"))
 
 
-def _print_outcome(paths: HomePaths, published: bool, withheld: bool, success: bool) -> None:
-    report = paths.reports / "latest.html"
-    summary = {}
+def _print_outcome(paths: HomePaths, run_id: str, published: bool, withheld: bool, success: bool) -> None:
+    latest = {}
     if (paths.reports / "latest.json").exists():
-        summary = json.loads((paths.reports / "latest.json").read_text("utf-8")).get("summary", {})
-    if summary:
+        latest = json.loads((paths.reports / "latest.json").read_text("utf-8"))
+    if latest.get("run_id") == run_id:  # a run that failed before its audit wrote no report of its own
+        summary = latest["summary"]
         print(f"quality: {summary['open_errors']} open error(s), {summary['open_warnings']} warning(s), "
               f"{summary['waived']} waived; claims matching {summary['claims_matching']}/{summary['claims']}")
-    if report.exists():
-        print(f"report: {report.resolve()}")
+        print(f"report: {(paths.reports / 'latest.html').resolve()}")
     if published:
         print(f"published: {paths.published_db}")
     elif withheld:

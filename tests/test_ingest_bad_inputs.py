@@ -315,3 +315,24 @@ def test_validate_lists_every_bad_cell_of_a_claims_row(tmp_path):
     bad.write_text("cap,ma_don_vi,tu_thang,den_thang,chi_so,gia_tri\ntinh,19,2020-13,2020-06,so_xa,12a\n")
     problems = {(p.row, p.column, p.rule) for p in parse_path(bad).problems}
     assert problems == {(2, "tu_thang", "invalid_value"), (2, "gia_tri", "invalid_value")}
+
+
+def test_validate_accepts_a_correct_name_the_package_key_mangles_and_flags_a_wrong_one(tmp_path):
+    """vietnamadminunits keys 'Xã Văn Lang' as 'vănlang'; the reference's name_key is our own fold."""
+    from pipelines.ingest.validate import validate_file
+    from pipelines.reference.admin_units import admin_units
+    from pipelines.samples import Submission, bundle_bytes
+    from pipelines.settings import HomePaths
+
+    units = admin_units()
+    unit = units[(units.era == "reform2025") & (units.ten_xa == "Xã Văn Lang")].iloc[0]
+
+    def problems(name):
+        bundle = tmp_path / f"{name}.zip"
+        bundle.write_bytes(bundle_bytes([Submission(
+            ma_xa=unit.ma_xa, ten_xa=name, ma_tinh=unit.ma_tinh, ky_bao_cao="2025-09", bo_tieu_chi="2021-2025",
+            ngay_lap="2025-09-20", criteria_met=set(range(1, 20)))]))
+        return [p.rule for p in validate_file(bundle, HomePaths(tmp_path / "home"))]
+
+    assert problems("xã văn lang") == []
+    assert problems("Xã Văn Lăng Mới") == ["name_mismatch"]

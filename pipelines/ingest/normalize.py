@@ -198,3 +198,17 @@ def text(value) -> str:
     if result is None:
         raise ValueError("trống (empty)")
     return result
+
+
+_NAME_PREFIXES = ("xa", "phuong", "thitran", "dackhu", "x", "p", "tt")
+
+
+def commune_name_key(name: str) -> str:
+    """A commune's name folded for comparison, without its type prefix: "Xã Tân Cương",
+    "tan cuong" and "X. Tân Cương" are one key. The reference's `name_key` is made with it too."""
+    words = nfc(name).strip().split()
+    if len(words) > 1 and fold(words[0]) in _NAME_PREFIXES:
+        words = words[1:]
+    elif len(words) > 2 and fold(" ".join(words[:2])) in _NAME_PREFIXES:
+        words = words[2:]
+    return fold(" ".join(words))

@@ -14,19 +14,6 @@ from pipelines.reference.admin_units import LEGACY, REFORM_2025, admin_units
 from pipelines.reference.roster import read_roster
 from pipelines.settings import HomePaths
 
-_NAME_PREFIXES = ("xa", "phuong", "thitran", "x", "p", "tt")
-
-
-def name_key(name: str) -> str:
-    """Folded commune name without its type prefix, comparable with the reference's `name_key`."""
-    words = n.nfc(name).strip().split()
-    if len(words) > 1 and n.fold(words[0]) in _NAME_PREFIXES:
-        words = words[1:]
-    elif len(words) > 2 and n.fold(" ".join(words[:2])) in _NAME_PREFIXES:
-        words = words[2:]
-    return n.fold(" ".join(words))
-
-
 def validate_file(path: Path, paths: HomePaths) -> list[Problem]:
     if not path.exists():
         return [Problem(path.name, None, None, None, "missing_file", f"không tìm thấy tệp (no such file: {path})")]
@@ -53,7 +40,7 @@ def validate_file(path: Path, paths: HomePaths) -> list[Problem]:
         if roster_codes and sub["ma_xa"] not in roster_codes and (province in roster_provinces or province is None):
             problems.append(Problem(**where, rule="out_of_roster", message=(
                 f"xã {sub['ma_xa']} không có trong danh sách xã phải báo cáo (commune outside the roster)")))
-        if known and sub.get("ten_xa") and name_key(sub["ten_xa"]) != unit["name_key"]:
+        if known and sub.get("ten_xa") and n.commune_name_key(sub["ten_xa"]) != unit["name_key"]:
             problems.append(Problem(**{**where, "column": "ten_xa"}, rule="name_mismatch", severity="warning",
                                     message=f"tên '{sub['ten_xa']}' không khớp mã {sub['ma_xa']} ({unit['ten_xa']})"))
         if known and sub.get("ma_tinh") and sub["ma_tinh"] != province:

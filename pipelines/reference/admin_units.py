@@ -12,6 +12,8 @@ from importlib import metadata, resources
 
 import pandas as pd
 
+from pipelines.ingest.normalize import commune_name_key
+
 
 def query(sql: str) -> list[dict]:
     # Imported here: the package loads its address parser on import (~0.5 s), needed only on reload.
@@ -38,19 +40,22 @@ def admin_units() -> pd.DataFrame:
     legacy = pd.DataFrame(query(
         "select wardCode as ma_xa, ward as ten_xa, wardType as loai_xa,"
         " districtCode as ma_huyen, district as ten_huyen, districtType as loai_huyen,"
-        " provinceCode as ma_tinh, province as ten_tinh, wardShortKey as name_key"
+        " provinceCode as ma_tinh, province as ten_tinh"
         " from admin_units_legacy where wardCode is not null"
     ))
     legacy["era"], legacy["valid_from"], legacy["valid_to"] = LEGACY, None, "2025-06-30"
     current = pd.DataFrame(query(
         "select wardCode as ma_xa, ward as ten_xa, wardType as loai_xa,"
-        " provinceCode as ma_tinh, province as ten_tinh, wardShortKey as name_key"
+        " provinceCode as ma_tinh, province as ten_tinh"
         " from admin_units"
     ))
     current["era"], current["valid_from"], current["valid_to"] = REFORM_2025, REFORM_DATE, None
     for column in ("ma_huyen", "ten_huyen", "loai_huyen"):
         current[column] = None
-    units = pd.concat([legacy[_UNIT_COLUMNS], current[_UNIT_COLUMNS]], ignore_index=True)
+    units = pd.concat([legacy, current], ignore_index=True)
+    # Our own fold, not the package's wardShortKey, which keeps diacritics or adds suffixes for some units.
+    units["name_key"] = units["ten_xa"].map(commune_name_key)
+    units = units[_UNIT_COLUMNS]
     # The package lists a handful of legacy communes twice (same code, same unit): keep one.
     return units.drop_duplicates(subset=["era", "ma_xa"], keep="first").reset_index(drop=True)
 
