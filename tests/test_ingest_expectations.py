@@ -5,7 +5,7 @@ import json
 import duckdb
 
 from pipelines.ingest.store import RAW_TABLES, ingest_landing
-from pipelines.quality.expectations import SUITE_TABLES, load_suites, validate_batch
+from pipelines.quality.expectations import SUITE_TABLES, SuitesProcess, load_suites, validate_batch
 from pipelines.samples import claims_bytes, workbook_bytes
 from tests.conftest import query
 from tests.test_ingest_bad_inputs import a_submission
@@ -35,12 +35,13 @@ def test_one_batch_one_run_per_suite_problems_land_on_their_files(home):
         (home.landing / name).write_bytes(data)
     runs = []
 
-    def hook(parsed_files):
-        runs.append(sorted(p.name for p in parsed_files))
-        runs.append(validate_batch(parsed_files))
+    with SuitesProcess() as suites:  # the suites in their own process, as the ingest asset runs them
+        def hook(parsed_files, tables):
+            runs.append(sorted(p.name for p in parsed_files))
+            runs.append(suites(parsed_files, tables))
 
-    with duckdb.connect(str(home.warehouse)) as conn:
-        result = ingest_landing(home, conn, validate_batch=hook)
+        with duckdb.connect(str(home.warehouse)) as conn:
+            result = ingest_landing(home, conn, validate_batch=hook)
 
     assert runs[0] == ["chi_so.csv", "ocop_cu.xlsx", "tot.xlsx"]  # called once, with the whole batch
     summary = {r.table: r for r in runs[1]}

@@ -21,15 +21,15 @@ RAW_KEYS = [dg.AssetKey(["raw", table]) for table in RAW_TABLES]
 def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     paths = settings.paths.ensure()
     suite_results = []
-
-    def run_expectations(parsed_files):
-        # Imported only when a batch has files: Great Expectations takes seconds to import.
-        from pipelines.quality.expectations import validate_batch
-
-        suite_results.extend(validate_batch(parsed_files))
-
     with warehouse.get_connection() as conn:
-        result = ingest_landing(paths, conn, validate_batch=run_expectations)
+        if landing_files(paths):
+            from pipelines.quality.expectations import SuitesProcess
+
+            with SuitesProcess() as suites:
+                result = ingest_landing(paths, conn, validate_batch=suites)
+            suite_results = suites.results
+        else:
+            result = ingest_landing(paths, conn)
     context.log.info(f"ingested from {paths.landing}: {result.summary()}")
     for name in result.rejected:
         context.log.warning(f"rejected {name}: see {paths.quarantine} for the reasons file")

@@ -28,6 +28,11 @@ def fold(text: str) -> str:
 
 def cell_text(value) -> str | None:
     """Canonical text of a cell, or None when blank. Whole floats lose their `.0`."""
+    if type(value) is str:  # the common case first: this runs for every cell of every file
+        text = value.strip()
+        if text.isascii():
+            return text or None
+        return unicodedata.normalize("NFC", text).strip() or None
     if value is None:
         return None
     if isinstance(value, float):

@@ -109,9 +109,16 @@ _TOTALS_WORDS = {"tong", "cong", "tongcong", "tongso", "total"}
 def _is_totals_row(cells) -> bool:
     """A "Tổng cộng" row under a table. Only the bare word counts: a product named "Cồng chiêng"
     or "Công ty…" is data, and dropping it would silently lose a row."""
-    first = next((n.cell_text(c) for c in cells if n.cell_text(c) is not None), "")
+    first = next((text for text in map(n.cell_text, cells) if text is not None), "")
     key = n.fold(first)
     return key in _TOTALS_WORDS or key.startswith("tongcong")
+
+
+@lru_cache(maxsize=None)
+def _memoised(parse):
+    """A cell parser remembering its answers: parsers are pure, and the same text recurs on every
+    row of a bundle (codes, periods, criterion numbers, status words). Errors are not cached."""
+    return lru_cache(maxsize=1 << 14, typed=True)(parse)
 
 
 @lru_cache(maxsize=64)
@@ -153,13 +160,14 @@ def _read_table(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile, skip_
     if not ok:
         return []
     # Column references are worked out once per sheet, not once per cell.
-    located = [(f, columns[f.key][0], grid.column_ref(*columns[f.key])) for f in fields if f.key in columns]
+    located = [(f, columns[f.key][0], grid.column_ref(*columns[f.key]), _memoised(f.parse))
+               for f in fields if f.key in columns]
     records = []
     for row_number, cells in grid.rows:
         if row_number <= header_row or _is_blank(cells) or (skip_totals and _is_totals_row(cells)):
             continue
         record = {}
-        for f, index, ref in located:
+        for f, index, ref, parse in located:
             raw = cells[index] if index < len(cells) else None
             if n.cell_text(raw) is None and f.parse is not n.status:
                 if f.required:
@@ -167,7 +175,7 @@ def _read_table(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile, skip_
                                    f"thiếu giá trị '{f.label}' (required value missing)")
                 continue
             try:
-                record[f.key] = (f.parse(raw), ref)
+                record[f.key] = (parse(raw), ref)
             except ValueError as error:
                 parsed.problem(grid.name, row_number, ref, "invalid_value", f"{f.label}: {error}")
         records.append((row_number, record))
@@ -251,9 +259,12 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
         return parsed
     if data[:4] == b"PK\x03\x04":
         try:
+            if b"xl/workbook.xml" in data:  # an xlsx: calamine reads the zip itself, no need to list it first
+                _parse_workbook(_xlsx_grids(data), parsed)
+                return parsed
             archive = zipfile.ZipFile(io.BytesIO(data))
             names = {i.filename for i in archive.infolist()}
-            if "xl/workbook.xml" in names or _is_ods(archive, names):
+            if _is_ods(archive, names):
                 _parse_workbook(_xlsx_grids(data), parsed)
             else:
                 grids = _bundle_grids(archive, parsed)
@@ -305,13 +316,9 @@ def _parse_workbook(grids: dict[str, Grid], parsed: ParsedFile) -> None:
                        f"không có trang ThongTin hoặc ChiSo (no sheet named ThongTin or ChiSo; found: {sheets})")
 
 
-def parse_item(item: tuple[str, bytes]) -> ParsedFile:
-    """`parse_bytes` for a worker process: this module imports neither Dagster nor DuckDB, so a
-    parsing worker starts in a fraction of a second."""
-    return parse_bytes(*item)
-
-
 def parse_path(path: Path) -> ParsedFile:
+    """Read and parse one file; also what a parsing worker runs (this module imports neither Dagster
+    nor DuckDB, so a worker starts in a fraction of a second)."""
     return parse_bytes(path.name, path.read_bytes())
 
 

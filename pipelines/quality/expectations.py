@@ -55,18 +55,60 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
 def batch_frames(parsed_files: list[ParsedFile]) -> dict[str, pd.DataFrame]:
     """All rows of the batch per raw table, every column of the table present (all-null if need be),
     plus `_file`: the index of the file in `parsed_files`, to send problems back to it."""
-    from pipelines.ingest.store import RAW_TABLES
+    from pipelines.ingest.store import table_rows
 
     frames = {}
     for table in SUITE_TABLES:
-        records = []
-        for index, parsed in enumerate(parsed_files):
-            for row in parsed.rows.get(table, ()):
-                records.append({**row, "_file": index})
-        if records:
-            columns = [c for c in RAW_TABLES[table] if c not in ("file_sha256", "file_name")] + ["_file"]
-            frames[table] = pd.DataFrame.from_records(records, columns=columns)
+        rows = table_rows(table, parsed_files)
+        if rows.num_rows:
+            frames[table] = rows.to_pandas()
     return frames
+
+
+class SuitesProcess:
+    """`validate_batch` in a process of its own, for `ingest_landing(validate_batch=...)`.
+
+    Started before the batch is parsed, the process imports Great Expectations (seconds of pure
+    Python) while the parsing workers run, and the ingesting process never imports it at all. The
+    batch's tables travel to it as Arrow; problems come back and are added to their files."""
+
+    def __init__(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+        self._pool.submit(_import_great_expectations)
+        self.results: list[SuiteResult] = []
+
+    def __call__(self, parsed_files: list[ParsedFile], tables: dict) -> list[SuiteResult]:
+        names = [parsed.name for parsed in parsed_files]
+        ours = {table: tables[table] for table in SUITE_TABLES if table in tables}
+        results, problems = self._pool.submit(_validate_named_files, names, ours).result()
+        for index, problem in problems:
+            parsed_files[index].problems.append(problem)
+        self.results.extend(results)
+        return results
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _import_great_expectations() -> None:
+    _quiet()
+    import great_expectations  # noqa: F401
+
+
+def _validate_named_files(names: list[str], tables: dict) -> tuple[list[SuiteResult], list[tuple[int, Problem]]]:
+    """`validate_batch` on files known by name only (in the suites' process): (results, (file index, problem))."""
+    files = [ParsedFile(name=name, sha256="") for name in names]
+    results = validate_batch(files, tables)
+    return results, [(index, problem) for index, parsed in enumerate(files) for problem in parsed.problems]
 
 
 def _quiet():
@@ -74,9 +116,16 @@ def _quiet():
     warnings.filterwarnings("ignore", module="great_expectations")
 
 
-def validate_batch(parsed_files: list[ParsedFile], suites: dict[str, dict] | None = None) -> list[SuiteResult]:
-    """Run each table's suite once on the batch; add a problem to each file holding an unexpected value."""
-    frames = batch_frames(parsed_files)
+def validate_batch(parsed_files: list[ParsedFile], tables: dict | None = None,
+                   suites: dict[str, dict] | None = None) -> list[SuiteResult]:
+    """Run each table's suite once on the batch; add a problem to each file holding an unexpected value.
+
+    `tables` are the batch's rows as the loader built them (`store.table_rows`), to save building them twice."""
+    if tables is None:
+        frames = batch_frames(parsed_files)
+    else:
+        frames = {table: tables[table].to_pandas() for table in SUITE_TABLES
+                  if table in tables and tables[table].num_rows}
     if not frames:
         return []
     suites = load_suites() if suites is None else suites
