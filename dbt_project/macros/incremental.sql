@@ -1,16 +1,24 @@
 {#
-  Month window of an incremental build (Dagster monthly partitions pass vars min_month / max_month,
-  'YYYY-MM', inclusive). Without them, or on a first / full-refresh build, every month is built.
+  Month window of an incremental build: environment variables NTM_MIN_MONTH / NTM_MAX_MONTH
+  ('YYYY-MM', inclusive), which the Dagster monthly partitions set. Not --vars: dbt re-parses the
+  whole project whenever --vars change (seconds for every invocation), while a changed environment
+  variable re-parses only the files that read it. Without them, or on a first / full-refresh
+  build, every month is built.
 #}
+{% macro month_window_bounds() %}
+    {%- set first = env_var('NTM_MIN_MONTH', '') -%}
+    {{ return((first, env_var('NTM_MAX_MONTH', '') or first)) }}
+{% endmacro %}
+
 {% macro month_window_active() %}
-    {# The var first: unit tests have no relation for is_incremental() to look at. #}
-    {{ return(var('min_month', none) is not none and is_incremental()) }}
+    {# The window first: unit tests have no relation for is_incremental() to look at. #}
+    {{ return(month_window_bounds()[0] != '' and is_incremental()) }}
 {% endmacro %}
 
 {% macro month_window(column) -%}
     {%- if month_window_active() -%}
-    {{ column }} between cast('{{ var("min_month") }}-01' as date)
-        and cast('{{ var("max_month", var("min_month")) }}-01' as date)
+    {%- set first, last = month_window_bounds() -%}
+    {{ column }} between cast('{{ first }}-01' as date) and cast('{{ last }}-01' as date)
     {%- else -%}
     true
     {%- endif -%}
@@ -19,7 +27,7 @@
 {# Months at or before the window's end: the as-of lookback of stocks needs earlier submissions. #}
 {% macro up_to_window_end(column) -%}
     {%- if month_window_active() -%}
-    {{ column }} <= cast('{{ var("max_month", var("min_month")) }}-01' as date)
+    {{ column }} <= cast('{{ month_window_bounds()[1] }}-01' as date)
     {%- else -%}
     true
     {%- endif -%}
@@ -37,3 +45,26 @@
     select 1
     {%- endif -%}
 {% endmacro %}
+
+{#
+  Data tests of the month-incremental models (config `where: __month_window__` in dbt_project.yml)
+  look at the rebuilt months only: the other months were tested when they were built, and a full
+  build tests them all. Otherwise dbt's own get_where_subquery.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where and '__month_window__' in where -%}
+        {%- set first, last = month_window_bounds() -%}
+        {%- set window = "thang_ky between cast('" ~ first ~ "-01' as date) and cast('" ~ last ~ "-01' as date)"
+                         if first else 'true' -%}
+        {%- set where = where | replace('__month_window__', window) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+        (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
