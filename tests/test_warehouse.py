@@ -167,6 +167,9 @@ def test_late_submission_rebuilds_only_its_months(monthly):
     assert query(home.warehouse, "select * from mart_unit_month where thang <> '2020-03' order by all") == other_rows
     assert query(home.warehouse, "select count(*) from intermediate.int_submission_versions where ma_xa = ? and ky_bao_cao = '2020-03'",
                  [target]) == [(2,)]
+    # ... and the monthly models' data tests looked at March only, as the run compiled them
+    [grain_test] = (home.dbt_target / "compiled").rglob("unique_grain_fct_commune_month_*.sql")
+    assert "thang_ky between cast('2020-03-01' as date) and cast('2020-03-01' as date)" in grain_test.read_text()
 
 
 def _dbt(home: HomePaths, tmp_path: Path, *args: str, **extra_vars) -> subprocess.CompletedProcess:
