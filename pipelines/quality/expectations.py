@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,24 +75,35 @@ class SuitesProcess:
     batch's tables travel to it as Arrow; problems come back and are added to their files."""
 
     def __init__(self):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
-        self._pool.submit(_import_great_expectations)
+        context = multiprocessing.get_context("forkserver")  # the parent holds DuckDB threads: no fork
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve_suites, args=(child,), name="great-expectations", daemon=True)
+        self._process.start()
+        child.close()
         self.results: list[SuiteResult] = []
 
     def __call__(self, parsed_files: list[ParsedFile], tables: dict) -> list[SuiteResult]:
-        names = [parsed.name for parsed in parsed_files]
-        ours = {table: tables[table] for table in SUITE_TABLES if table in tables}
-        results, problems = self._pool.submit(_validate_named_files, names, ours).result()
+        ours = {table: tables[table] for table in SUITE_TABLES if table in tables and tables[table].num_rows}
+        if not ours:  # nothing new (a rerun): no need to wait for the import
+            return []
+        self._conn.send(([parsed.name for parsed in parsed_files], ours))
+        try:
+            outcome = self._conn.recv()
+        except EOFError:
+            raise RuntimeError("the Great Expectations process ended before answering") from None
+        if isinstance(outcome, str):
+            raise RuntimeError(f"Great Expectations failed:\n{outcome}")
+        results, problems = outcome
         for index, problem in problems:
             parsed_files[index].problems.append(problem)
         self.results.extend(results)
         return results
 
     def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        """Stop the process, also mid-import when no batch needed it."""
+        self._process.terminate()
+        self._process.join()
+        self._conn.close()
 
     def __enter__(self):
         return self
@@ -99,9 +112,20 @@ class SuitesProcess:
         self.close()
 
 
-def _import_great_expectations() -> None:
+def _serve_suites(conn) -> None:
+    """The suites' process: import Great Expectations, then validate each batch sent until the pipe closes."""
     _quiet()
     import great_expectations  # noqa: F401
+
+    while True:
+        try:
+            names, tables = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(_validate_named_files(names, tables))
+        except Exception:  # sent back as text: exceptions of Great Expectations may not pickle
+            conn.send(traceback.format_exc())
 
 
 def _validate_named_files(names: list[str], tables: dict) -> tuple[list[SuiteResult], list[tuple[int, Problem]]]:
