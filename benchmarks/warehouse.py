@@ -9,23 +9,24 @@
 2. full        the pipeline's three dbt steps (`dbt build`, unit tests excluded as in the
                pipeline) with no month window
    late month  a corrected submission for one commune and month arrives: the pipeline's three dbt
-               steps as Dagster runs them, the monthly step limited to that month
+               steps as Dagster runs them (in one process, dbt's programmatic runner), the monthly
+               step limited to that month
                (NTM_MIN_MONTH / NTM_MAX_MONTH)
    floor       the compiled SQL of the same models run straight in DuckDB in dbt's order, on a copy
                of the warehouse (tables replaced; for the late month, the month deleted and
                inserted in the month-incremental models)
-Peak memory is the largest resident set of any dbt process.
+Peak memory is this process's largest resident set (dbt runs in it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,27 +36,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 DBT_DIR = ROOT / "dbt_project"
 
 
 def dbt(args: list[str], warehouse: Path, target: Path, window: str | None = None) -> tuple[float, float]:
-    """Run dbt in its own process, for one month's window if given; (seconds, peak MiB of any child so far)."""
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    env.pop("NTM_MIN_MONTH", None)
-    env.pop("NTM_MAX_MONTH", None)
-    if window:
-        env.update(NTM_MIN_MONTH=window, NTM_MAX_MONTH=window)
+    """Run dbt in this process, as the pipeline does (dbtRunner; pipelines/lib/dbt.py), for one
+    month's window if given; (seconds, peak MiB of this process so far)."""
+    from dbt.cli.main import dbtRunner
+
+    from pipelines.lib.dbt import _environment, _release_duckdb
+
     started = time.perf_counter()
-    completed = subprocess.run(
-        [DBT, *args, "--vars", json.dumps({"warehouse_path": str(warehouse)}), "--target-path", str(target),
-         "--log-path", str(target / "logs"), "-q"],
-        cwd=DBT_DIR, capture_output=True, text=True, env=env)
+    with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NTM_MIN_MONTH": window, "NTM_MAX_MONTH": window}):
+        try:
+            outcome = dbtRunner().invoke(
+                [*args, "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                 "--vars", json.dumps({"warehouse_path": str(warehouse)}), "--target-path", str(target),
+                 "--log-path", str(target / "logs")])
+        finally:
+            _release_duckdb()
     elapsed = time.perf_counter() - started
-    if completed.returncode != 0:
-        print(completed.stdout[-4000:], completed.stderr[-2000:])
-        raise SystemExit(f"dbt {' '.join(args)} failed")
-    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if not outcome.success:
+        raise SystemExit(f"dbt {' '.join(args)} failed: {outcome.exception}")
+    return elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def built_models(target: Path) -> list[tuple[str, str, str]]:
@@ -211,6 +214,9 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}")
     print(f"raw rows: {sizes}")
 
+    started = time.perf_counter()
+    importlib.import_module("dbt.cli.main")  # once per run process; the definitions import most of it already
+    print(f"importing dbt (once per process, not counted):  {time.perf_counter() - started:6.1f} s")
     parse, _ = dbt(["parse"], warehouse, target)  # a deployed project has its manifest: parsing is set-up
     print(f"dbt parse (set-up, not counted):                {parse:6.1f} s")
     full, full_models, peak = pipeline_steps(warehouse, target, None)

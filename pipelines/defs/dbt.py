@@ -16,13 +16,11 @@ assets (ingest, staging, audit, publish) run whole in either.
 """
 
 
-import contextlib
 import datetime as dt
 import json
-import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from pipelines.lib.dbt import (
@@ -30,7 +28,7 @@ from pipelines.lib.dbt import (
     MONTHLY_PARTITIONS,
     MONTHLY_SELECTOR,
     NtmDbtTranslator,
-    dbt_executable,
+    dbt_build,
     ensure_manifest,
 )
 from pipelines.quality.issues import record_test_results
@@ -65,42 +63,27 @@ def _merge_test_results(conn, tests: list[tuple]) -> list[tuple]:
     return [row for row in kept if row[0] not in fresh] + tests
 
 
-@contextlib.contextmanager
-def _month_window_environment(window: dict):
-    """The month window as environment variables of the dbt process (macros/incremental.sql), not
-    --vars: changed --vars make dbt re-parse the whole project. dagster-dbt hands dbt a copy of this
-    process's environment, so it is set here for the invocation only (runs execute in process, one
-    step at a time)."""
-    names = {"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month")}
-    saved = {name: os.environ.pop(name, None) for name in names}
-    os.environ.update({name: value for name, value in names.items() if value})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None)
-            if value is not None:
-                os.environ[name] = value
-
-
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings,
-               warehouse: DuckDBResource, window: dict | None = None):
-    """`dbt build` of the context's selection (for `window`'s months only, when given). A failing
-    data test is reported (it becomes a failed asset check and a quality issue) rather than stopping
-    the run; a model that fails to build stops it.
+def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource,
+               window: dict | None = None):
+    """`dbt build` of the context's selection (for `window`'s months only, when given), in this
+    process (`lib.dbt.dbt_build`). A failing data test is reported (it becomes a failed asset check
+    and a quality issue) rather than stopping the run; a model that fails to build stops it.
 
     dbt unit tests check the SQL, not the data: they run in CI and in development (`make test`,
-    `dbt build`), not in every load, as dbt recommends for production builds."""
+    `dbt build`), not in every load, as dbt recommends for production builds. The month window
+    reaches dbt as environment variables (macros/incremental.sql), not --vars: changed --vars make
+    dbt re-parse the whole project."""
+    window = window or {}
     dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
     # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
-    with _month_window_environment(window or {}):
-        invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)],
-                             context=context, raise_on_error=False, target_path=settings.paths.dbt_target)
-        yield from invocation.stream()
-    results = invocation.get_artifact("run_results.json").get("results", [])
+    events, run_results = dbt_build(
+        context, ["--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)], settings.paths.dbt_target,
+        environment={"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month")})
+    yield from events
+    results = run_results.get("results", [])
     tests = [(r["unique_id"], r["status"], r.get("failures"), r.get("message")) for r in results
              if r["unique_id"].startswith("test.")]
-    with warehouse.get_connection() as conn:  # dbt has exited: the warehouse is ours again
+    with warehouse.get_connection() as conn:  # dbt has let go of the warehouse: it is ours again
         record_test_results(conn, _merge_test_results(conn, tests))
     broken = [r for r in results if r["status"] == "error" and not r["unique_id"].startswith("test.")]
     if broken:
@@ -109,37 +92,28 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
             exclude=f"{MONTHLY_SELECTOR}+")
-def ntm_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
-):
+def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests."""
-    yield from _dbt_build(context, dbt, settings, warehouse)
+    yield from _dbt_build(context, settings, warehouse)
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
             select=MONTHLY_SELECTOR, name="ntm_dbt_monthly", partitions_def=MONTHLY_PARTITIONS,
             backfill_policy=dg.BackfillPolicy.single_run())
-def ntm_dbt_monthly(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
-):
+def ntm_dbt_monthly(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     """`dbt build` of the month-incremental facts and marts for the run's months (every month when
     the run has no partition)."""
     window = month_window(context)
     context.log.info(f"rebuilding months {window['min_month']}..{window['max_month']}" if window
                      else "rebuilding every month")
-    yield from _dbt_build(context, dbt, settings, warehouse, window)
+    yield from _dbt_build(context, settings, warehouse, window)
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
             select=f"{MONTHLY_SELECTOR}+", exclude=MONTHLY_SELECTOR, name="ntm_dbt_checks")
-def ntm_dbt_checks(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: NtmSettings, warehouse: DuckDBResource
-):
+def ntm_dbt_checks(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     """`dbt build` of claim reconciliation and the audit models, which read the monthly tables whole."""
-    yield from _dbt_build(context, dbt, settings, warehouse)
+    yield from _dbt_build(context, settings, warehouse)
 
 
-defs = dg.Definitions(
-    assets=[ntm_dbt_models, ntm_dbt_monthly, ntm_dbt_checks],
-    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())},
-)
+defs = dg.Definitions(assets=[ntm_dbt_models, ntm_dbt_monthly, ntm_dbt_checks])

@@ -100,10 +100,11 @@ class SuitesProcess:
         return results
 
     def close(self) -> None:
-        """Stop the process, also mid-import when no batch needed it."""
-        self._process.terminate()
-        self._process.join()
+        """Close the pipe: the process then ends by itself, once its import is over if no batch
+        needed it. Not killed: it would leave the semaphores its libraries made to the resource
+        tracker, which complains about them at exit."""
         self._conn.close()
+        self._process.join(timeout=1)
 
     def __enter__(self):
         return self
