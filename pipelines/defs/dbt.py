@@ -17,7 +17,6 @@ assets (ingest, staging, audit, publish) run whole in either.
 
 
 import datetime as dt
-import json
 
 import dagster as dg
 from dagster_dbt import dbt_assets
@@ -77,7 +76,7 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
     dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
     # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
     events, run_results = dbt_build(
-        context, ["--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)], settings.paths.dbt_target,
+        context, ["--exclude-resource-type", "unit_test"], dbt_vars, settings.paths.dbt_target,
         environment={"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month")})
     yield from events
     results = run_results.get("results", [])

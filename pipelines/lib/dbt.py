@@ -115,7 +115,7 @@ class DbtBuildError(Exception):
     pass
 
 
-def dbt_build(context: dg.AssetExecutionContext, args: list[str], target_path: Path,
+def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
               environment: Mapping[str, str | None] | None = None) -> tuple[list, dict]:
     """`dbt build <args>` of the context's selection, run in this process by dbt's programmatic
     runner: (Dagster events for the models and tests that ran, run_results.json).
@@ -125,7 +125,8 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], target_path: P
     import alone is 3 s) and the resource runs `dbt --version` first, against 1-10 s of work. The
     selection and the events are dagster-dbt's own (`get_updated_cli_invocation_params_for_context`,
     `DbtCoreCliEventMessage.to_default_asset_events`), so assets and checks are the same as with it.
-    `environment` is dbt's for the invocation (the month window, macros/incremental.sql).
+    `environment` is dbt's for the invocation (the month window, macros/incremental.sql). The
+    project is parsed once per process, target and vars (`_parsed_manifest`), not once per step.
     """
     from dagster_dbt.asset_utils import (
         extract_runtime_selection_from_args,
@@ -145,15 +146,16 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], target_path: P
         if event.info.name in _RESULT_EVENTS:
             raw_events.append(msg_to_dict(event))
 
-    invocation = [*cleaned, *params.selection_args, "--quiet", "--project-dir", str(DBT_PROJECT.project_dir),
-                  "--profiles-dir", str(DBT_PROJECT.profiles_dir), "--target-path", str(target_path),
-                  "--log-path", str(target_path)]
+    common = ["--quiet", "--project-dir", str(DBT_PROJECT.project_dir), "--profiles-dir", str(DBT_PROJECT.profiles_dir),
+              "--vars", json.dumps(dbt_vars, sort_keys=True), "--target-path", str(target_path),
+              "--log-path", str(target_path)]
     variables = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}
     if params.indirect_selection:
         variables["DBT_INDIRECT_SELECTION"] = params.indirect_selection
     try:
         with _environment(variables):
-            outcome = dbtRunner(callbacks=[collect]).invoke(invocation)
+            manifest = _parsed_manifest(common)
+            outcome = dbtRunner(manifest=manifest, callbacks=[collect]).invoke([*cleaned, *params.selection_args, *common])
     finally:
         _release_duckdb()
     if outcome.exception is not None:
@@ -166,6 +168,28 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], target_path: P
             target_path=target_path, project=params.dbt_project))
     run_results = target_path / "run_results.json"
     return events, (json.loads(run_results.read_text("utf-8")) if run_results.exists() else {})
+
+
+_MANIFESTS: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+
+def _parsed_manifest(common_args: list[str]):
+    """The project parsed with these arguments (vars, target), kept for this process while the
+    project's files are unchanged: a run's three dbt steps share one parse instead of loading and
+    checking it three times. The month window is read when models run, not when they are parsed,
+    so one parse serves every window."""
+    from dbt.cli.main import dbtRunner
+
+    key = tuple(common_args)
+    newest = _newest_source_mtime(DBT_PROJECT.project_dir)
+    cached = _MANIFESTS.get(key)
+    if cached is not None and cached[0] == newest:
+        return cached[1]
+    outcome = dbtRunner().invoke(["parse", *common_args])
+    if not outcome.success:
+        raise DbtBuildError(f"dbt parse failed: {outcome.exception}")
+    _MANIFESTS[key] = (newest, outcome.result)
+    return outcome.result
 
 
 def _release_duckdb() -> None:
