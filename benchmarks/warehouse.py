@@ -40,21 +40,13 @@ DBT_DIR = ROOT / "dbt_project"
 
 
 def dbt(args: list[str], warehouse: Path, target: Path, window: str | None = None) -> tuple[float, float]:
-    """Run dbt in this process as the pipeline does (pipelines/lib/dbt.py: dbtRunner, one parse per
-    process kept for every step), for one month's window if given; (seconds, peak MiB so far)."""
-    from dbt.cli.main import dbtRunner
+    """Run dbt as the pipeline does (pipelines/lib/dbt.py `run_dbt`: in this process, one parse kept
+    for every step), for one month's window if given; (seconds, peak MiB so far)."""
+    from pipelines.lib.dbt import run_dbt
 
-    from pipelines.lib.dbt import _environment, _parsed_manifest, _release_duckdb
-
-    common = ["--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-              "--vars", json.dumps({"warehouse_path": str(warehouse)}), "--target-path", str(target),
-              "--log-path", str(target / "logs")]
     started = time.perf_counter()
-    with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NTM_MIN_MONTH": window, "NTM_MAX_MONTH": window}):
-        try:
-            outcome = dbtRunner(manifest=_parsed_manifest(common)).invoke([*args, *common])
-        finally:
-            _release_duckdb()
+    outcome = run_dbt(args, {"warehouse_path": str(warehouse)}, target,
+                      {"NTM_MIN_MONTH": window, "NTM_MAX_MONTH": window})
     elapsed = time.perf_counter() - started
     if not outcome.success:
         raise SystemExit(f"dbt {' '.join(args)} failed: {outcome.exception}")
@@ -246,9 +238,9 @@ def pipeline_steps(warehouse: Path, target: Path, window: str | None) -> tuple[l
     """The pipeline's three dbt steps as Dagster runs them (upstream, month-incremental models for the
     window or every month, checks/audit; unit tests excluded; the first step also parses the
     project): (seconds per step, models built with the window each saw, peak MiB)."""
-    from pipelines.lib.dbt import _MANIFESTS
+    from pipelines.lib.dbt import PARSED_MANIFESTS
 
-    _MANIFESTS.clear()  # each run of the pipeline is a new process: it parses once, in its first step
+    PARSED_MANIFESTS.clear()  # each run of the pipeline is a new process: it parses once, in its first step
     seconds, models, peak = [], [], 0.0
     for selection, step_window in ((["--exclude", "tag:monthly+"], None), (["--select", "tag:monthly"], window),
                                    (["--select", "tag:monthly+", "--exclude", "tag:monthly"], None)):

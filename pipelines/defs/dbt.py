@@ -26,16 +26,13 @@ from pipelines.lib.dbt import (
     DBT_PROJECT,
     MONTHLY_PARTITIONS,
     MONTHLY_SELECTOR,
+    DbtBuildFailed,
     NtmDbtTranslator,
     dbt_build,
     ensure_manifest,
 )
 from pipelines.quality.issues import record_test_results
 from pipelines.lib.resources import NtmSettings
-
-
-class DbtBuildFailed(Exception):
-    pass
 
 
 def month_window(context: dg.AssetExecutionContext) -> dict:

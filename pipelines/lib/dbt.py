@@ -111,29 +111,44 @@ def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class DbtBuildError(Exception):
+class DbtBuildFailed(Exception):
     pass
+
+
+def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
+            environment: Mapping[str, str | None] | None = None, callbacks: list | None = None):
+    """`dbt <args>` in this process with dbt's programmatic runner (`dbtRunnerResult`), not as a
+    process of its own: on the 2-core machines this runs on, a dbt process costs about 7 s of
+    starting and stopping (its import alone is 3 s) against 1-10 s of work per step. The project is
+    parsed once per process, target and vars (`parsed_manifest`). `environment` is dbt's for the
+    invocation (the month window, macros/incremental.sql). Afterwards the warehouse file is free."""
+    from dbt.cli.main import dbtRunner
+
+    common = ["--quiet", "--project-dir", str(DBT_PROJECT.project_dir), "--profiles-dir", str(DBT_PROJECT.profiles_dir),
+              "--vars", json.dumps(dict(dbt_vars), sort_keys=True), "--target-path", str(target_path),
+              "--log-path", str(target_path)]
+    try:
+        with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}):
+            return dbtRunner(manifest=parsed_manifest(common), callbacks=callbacks or []).invoke([*args, *common])
+    finally:
+        _release_duckdb()
 
 
 def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
               environment: Mapping[str, str | None] | None = None) -> tuple[list, dict]:
-    """`dbt build <args>` of the context's selection, run in this process by dbt's programmatic
-    runner: (Dagster events for the models and tests that ran, run_results.json).
+    """`dbt build <args>` of the context's selection (`run_dbt`): (Dagster events for the models and
+    tests that ran, run_results.json).
 
-    Not dagster-dbt's `DbtCliResource.cli`, which starts a dbt process per invocation: on the
-    2-core machines this runs on, each process costs about 7 s of starting and stopping dbt (its
-    import alone is 3 s) and the resource runs `dbt --version` first, against 1-10 s of work. The
-    selection and the events are dagster-dbt's own (`get_updated_cli_invocation_params_for_context`,
-    `DbtCoreCliEventMessage.to_default_asset_events`), so assets and checks are the same as with it.
-    `environment` is dbt's for the invocation (the month window, macros/incremental.sql). The
-    project is parsed once per process, target and vars (`_parsed_manifest`), not once per step.
+    In place of dagster-dbt's `DbtCliResource.cli`, which starts a dbt process per invocation (and
+    runs `dbt --version` first). The selection and the events are dagster-dbt's own
+    (`get_updated_cli_invocation_params_for_context`, `DbtCoreCliEventMessage.to_default_asset_events`),
+    so assets and asset checks are the same as with it.
     """
     from dagster_dbt.asset_utils import (
         extract_runtime_selection_from_args,
         get_updated_cli_invocation_params_for_context,
     )
     from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
-    from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
 
     cleaned, selects, excludes = extract_runtime_selection_from_args(["build", *args])
@@ -146,20 +161,12 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
         if event.info.name in _RESULT_EVENTS:
             raw_events.append(msg_to_dict(event))
 
-    common = ["--quiet", "--project-dir", str(DBT_PROJECT.project_dir), "--profiles-dir", str(DBT_PROJECT.profiles_dir),
-              "--vars", json.dumps(dbt_vars, sort_keys=True), "--target-path", str(target_path),
-              "--log-path", str(target_path)]
-    variables = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}
+    variables = dict(environment or {})
     if params.indirect_selection:
         variables["DBT_INDIRECT_SELECTION"] = params.indirect_selection
-    try:
-        with _environment(variables):
-            manifest = _parsed_manifest(common)
-            outcome = dbtRunner(manifest=manifest, callbacks=[collect]).invoke([*cleaned, *params.selection_args, *common])
-    finally:
-        _release_duckdb()
+    outcome = run_dbt([*cleaned, *params.selection_args], dbt_vars, target_path, variables, [collect])
     if outcome.exception is not None:
-        raise DbtBuildError(f"dbt {' '.join(cleaned)} failed: {outcome.exception}") from outcome.exception
+        raise DbtBuildFailed(f"dbt {' '.join(cleaned)} failed: {outcome.exception}") from outcome.exception
     events = []
     for raw in raw_events:
         context.log.info(raw["info"]["msg"])
@@ -170,10 +177,11 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
     return events, (json.loads(run_results.read_text("utf-8")) if run_results.exists() else {})
 
 
-_MANIFESTS: dict[tuple[str, ...], tuple[float, Any]] = {}
+# Parsed projects of this process by dbt arguments: (newest project file's mtime, dbt Manifest).
+PARSED_MANIFESTS: dict[tuple[str, ...], tuple[float, Any]] = {}
 
 
-def _parsed_manifest(common_args: list[str]):
+def parsed_manifest(common_args: list[str]):
     """The project parsed with these arguments (vars, target), kept for this process while the
     project's files are unchanged: a run's three dbt steps share one parse instead of loading and
     checking it three times. The month window is read when models run, not when they are parsed,
@@ -182,13 +190,13 @@ def _parsed_manifest(common_args: list[str]):
 
     key = tuple(common_args)
     newest = _newest_source_mtime(DBT_PROJECT.project_dir)
-    cached = _MANIFESTS.get(key)
+    cached = PARSED_MANIFESTS.get(key)
     if cached is not None and cached[0] == newest:
         return cached[1]
     outcome = dbtRunner().invoke(["parse", *common_args])
     if not outcome.success:
-        raise DbtBuildError(f"dbt parse failed: {outcome.exception}")
-    _MANIFESTS[key] = (newest, outcome.result)
+        raise DbtBuildFailed(f"dbt parse failed: {outcome.exception}")
+    PARSED_MANIFESTS[key] = (newest, outcome.result)
     return outcome.result
 
 
