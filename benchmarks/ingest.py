@@ -4,7 +4,9 @@
 
 Prints figures; it is not a test. Each measurement runs in its own process so that start-up
 (imports) and peak memory are its own: start-up is reported apart from the work.
-  ours      ingest_landing on a fresh home: parse + normalise + Great Expectations + load into DuckDB
+  ours      ingest_landing on a fresh home, as the ingest asset runs it: parse + normalise + Great
+            Expectations (in its own process, importing while the workers parse: counted in the
+            work) + load into DuckDB
   bare      the floor: calamine opening every sheet (xlsx), DuckDB read_csv of every CSV (bundles)
   pandas    what an analyst would write: pandas.read_excel(sheet_name=None) on every workbook
 The generated files are cached (by commune count) and reused.
