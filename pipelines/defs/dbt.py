@@ -72,18 +72,17 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
     window = window or {}
     dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
     # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
-    events, run_results = dbt_build(
+    events, nodes = dbt_build(
         context, ["--exclude-resource-type", "unit_test"], dbt_vars, settings.paths.dbt_target,
         environment={"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month")})
     yield from events
-    results = run_results.get("results", [])
-    tests = [(r["unique_id"], r["status"], r.get("failures"), r.get("message")) for r in results
-             if r["unique_id"].startswith("test.")]
+    tests = [node for node in nodes if node[0].startswith("test.")]
     with warehouse.get_connection() as conn:  # dbt has let go of the warehouse: it is ours again
         record_test_results(conn, _merge_test_results(conn, tests))
-    broken = [r for r in results if r["status"] == "error" and not r["unique_id"].startswith("test.")]
+    broken = [(unique_id, message) for unique_id, status, _, message in nodes
+              if status == "error" and not unique_id.startswith("test.")]
     if broken:
-        raise DbtBuildFailed("; ".join(f"{r['unique_id']}: {r.get('message')}" for r in broken))
+        raise DbtBuildFailed("; ".join(f"{unique_id}: {message}" for unique_id, message in broken))
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),

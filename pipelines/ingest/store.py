@@ -14,15 +14,12 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from pipelines.ingest.readers import ParsedFile, parse_path
-
-if TYPE_CHECKING:  # pipelines.settings imports Dagster (seconds); ingestion itself does not need it
-    from pipelines.settings import HomePaths
+from pipelines.settings import HomePaths
 
 _LINEAGE = {"file_sha256": "VARCHAR", "file_name": "VARCHAR", "source_sheet": "VARCHAR", "source_row": "INTEGER"}
 _SUBMISSION_REF = {"submission_id": "VARCHAR", "ma_xa": "VARCHAR", "ky_bao_cao": "VARCHAR"}

@@ -1,5 +1,5 @@
 """The one dbt project of the code location, its manifest, the translator to Dagster assets, and
-`dbt_build`, which runs dbt inside the run's process."""
+the one way dbt runs: `run_dbt` inside the calling process (`dbt_build` for the dbt assets)."""
 
 from __future__ import annotations
 
@@ -135,9 +135,9 @@ def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
 
 
 def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
-              environment: Mapping[str, str | None] | None = None) -> tuple[list, dict]:
+              environment: Mapping[str, str | None] | None = None) -> tuple[list, list[tuple]]:
     """`dbt build <args>` of the context's selection (`run_dbt`): (Dagster events for the models and
-    tests that ran, run_results.json).
+    tests that ran, (unique_id, status, failures, message) of every node dbt ran).
 
     In place of dagster-dbt's `DbtCliResource.cli`, which starts a dbt process per invocation (and
     runs `dbt --version` first). The selection and the events are dagster-dbt's own
@@ -173,8 +173,8 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
         events.extend(DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
             manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator, context=context,
             target_path=target_path, project=params.dbt_project))
-    run_results = target_path / "run_results.json"
-    return events, (json.loads(run_results.read_text("utf-8")) if run_results.exists() else {})
+    nodes = [(r.node.unique_id, r.status.value, r.failures, r.message) for r in outcome.result.results]
+    return events, nodes
 
 
 # Parsed projects of this process by dbt arguments: (newest project file's mtime, dbt Manifest).

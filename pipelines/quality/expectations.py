@@ -4,8 +4,9 @@ A batch is every file read from `landing/` in one ingestion, so each suite runs 
 DataFrame of all the batch's rows of its table, not once per file (thousands of files arrive a
 month). An unexpected value becomes a problem on the file its row came from (rule
 `ge_<expectation>`, with sheet, row and column), so the file is quarantined like any other
-rejected file and the audit reports it. Great Expectations is imported here only, lazily: it takes
-seconds to import and `ntm validate` / `ntm --help` must not pay for it.
+rejected file and the audit reports it. Great Expectations takes seconds to import: it is imported
+only inside the suites' own process (`SuitesProcess`), never by the ingesting process, `ntm
+validate` or `ntm --help`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,8 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from pipelines.ingest.readers import ParsedFile, Problem
-
-# As pipelines.settings.EXPECTATIONS_DIR, without importing Dagster (settings does) into a batch run.
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
+from pipelines.settings import EXPECTATIONS_DIR
 
 SUITE_TABLES = ("submissions", "tieu_chi", "chi_tieu", "ocop", "tong_hop", "claims")
 _WHERE = ("_file", "source_sheet", "source_row")  # lineage columns that locate an unexpected value
@@ -52,19 +49,6 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
         if path.exists():
             suites[table] = json.loads(path.read_text("utf-8"))
     return suites
-
-
-def batch_frames(parsed_files: list[ParsedFile]) -> dict[str, pd.DataFrame]:
-    """All rows of the batch per raw table, every column of the table present (all-null if need be),
-    plus `_file`: the index of the file in `parsed_files`, to send problems back to it."""
-    from pipelines.ingest.store import table_rows
-
-    frames = {}
-    for table in SUITE_TABLES:
-        rows = table_rows(table, parsed_files)
-        if rows.num_rows:
-            frames[table] = rows.to_pandas()
-    return frames
 
 
 class SuitesProcess:
@@ -141,16 +125,14 @@ def _quiet():
     warnings.filterwarnings("ignore", module="great_expectations")
 
 
-def validate_batch(parsed_files: list[ParsedFile], tables: dict | None = None,
+def validate_batch(parsed_files: list[ParsedFile], tables: dict,
                    suites: dict[str, dict] | None = None) -> list[SuiteResult]:
     """Run each table's suite once on the batch; add a problem to each file holding an unexpected value.
 
-    `tables` are the batch's rows as the loader built them (`store.table_rows`), to save building them twice."""
-    if tables is None:
-        frames = batch_frames(parsed_files)
-    else:
-        frames = {table: tables[table].to_pandas() for table in SUITE_TABLES
-                  if table in tables and tables[table].num_rows}
+    `tables` are the batch's rows per raw table as the loader built them (`store.table_rows`: Arrow,
+    every column of the table, plus `_file`, the row's file as an index into `parsed_files`)."""
+    frames = {table: tables[table].to_pandas() for table in SUITE_TABLES
+              if table in tables and tables[table].num_rows}
     if not frames:
         return []
     suites = load_suites() if suites is None else suites
