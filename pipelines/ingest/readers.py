@@ -18,6 +18,7 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
+from pipelines import rules
 from pipelines.ingest import normalize as n
 from pipelines.ingest.schema import (
     CLAIMS, CRITERIA_SETS, KEY_VALUE_HEADER, SUBMISSION_KEYS, SUBMISSION_TABLES, THONG_TIN,
@@ -26,7 +27,6 @@ from pipelines.ingest.schema import (
 
 SUBMISSION = "submission"
 CLAIMS_KIND = "claims"
-OCOP_STAR_BANDS = {1: (0, 30), 2: (30, 50), 3: (50, 70), 4: (70, 90), 5: (90, 100.0001)}
 
 
 @dataclass
@@ -465,7 +465,7 @@ def _check_ocop(parsed, sub, ma_xa, ky) -> None:
         if "diem" not in record or "so_sao" not in record:
             continue
         score, stars = float(record["diem"][0]), int(record["so_sao"][0])
-        low, high = OCOP_STAR_BANDS[stars]
+        low, high = rules.ocop_star_bands()[stars]
         if not low <= score < high:
             parsed.problem(sheet, line, record["diem"][1], "ocop_score_band",
                            f"điểm {record['diem'][0]} không khớp {stars} sao "

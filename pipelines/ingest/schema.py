@@ -8,20 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from pipelines import rules
 from pipelines.ingest import normalize as n
 
-CRITERIA_SETS = {"2016-2020": 19, "2021-2025": 19, "2026-2030": 10}
-TITLES = {
-    "Chưa đạt": "Chưa đạt",
-    "NTM": "NTM",
-    "Nông thôn mới": "NTM",
-    "NTM nâng cao": "NTM nâng cao",
-    "Nông thôn mới nâng cao": "NTM nâng cao",
-    "NTM kiểu mẫu": "NTM kiểu mẫu",
-    "Nông thôn mới kiểu mẫu": "NTM kiểu mẫu",
-    "NTM hiện đại": "NTM hiện đại",
-    "Nông thôn mới hiện đại": "NTM hiện đại",
-}
+CRITERIA_SETS = rules.criteria_set_sizes()
+TITLES = rules.title_aliases()
 PRODUCER_TYPES = {"HTX": "HTX", "THT": "THT", "DN": "DN", "Hộ SX": "Hộ SX", "Hộ sản xuất": "Hộ SX"}
 CLAIM_LEVELS = {"huyen": "huyen", "huyện": "huyen", "tinh": "tinh", "tỉnh": "tinh",
                 "toan_quoc": "toan_quoc", "toàn quốc": "toan_quoc"}

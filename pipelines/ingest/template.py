@@ -63,10 +63,11 @@ def criteria_of(bo_tieu_chi: str) -> list[tuple[int, str]]:
 
 def commune_of(ma_xa: str, ky_bao_cao: str, paths: HomePaths | None) -> dict:
     """Name and province of the commune in the unit list of the period's era, else in the roster."""
-    from pipelines.reference.admin_units import LEGACY, REFORM_2025, admin_units
+    from pipelines import rules
+    from pipelines.reference.admin_units import admin_units
     from pipelines.reference.roster import read_roster
 
-    era = LEGACY if n.period_last_month(ky_bao_cao) < "2025-07" else REFORM_2025
+    era = rules.era_of_month(n.period_last_month(ky_bao_cao))
     units = admin_units()
     match = units[(units.era == era) & (units.ma_xa == ma_xa)]
     if len(match):

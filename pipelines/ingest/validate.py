@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pipelines.ingest import normalize as n
 from pipelines.ingest.readers import Problem, parse_path
-from pipelines.reference.admin_units import LEGACY, REFORM_2025, admin_units
+from pipelines import rules
+from pipelines.reference.admin_units import admin_units
 from pipelines.reference.roster import read_roster
 from pipelines.settings import HomePaths
 
@@ -27,7 +28,7 @@ def validate_file(path: Path, paths: HomePaths) -> list[Problem]:
     roster_codes = set(roster["ma_xa"]) if len(roster) else set()
     roster_provinces = set(roster["ma_tinh"]) if len(roster) else set()
     for sub in submissions:
-        era = LEGACY if sub["thang"] < "2025-07" else REFORM_2025
+        era = rules.era_of_month(sub["thang"])
         where = dict(file=parsed.name, sheet=sub["source_sheet"], row=sub["source_row"], column="ma_xa",
                      ma_xa=sub["ma_xa"], ky_bao_cao=sub["ky_bao_cao"])
         known = (era, sub["ma_xa"]) in units.index

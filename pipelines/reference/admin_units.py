@@ -12,6 +12,7 @@ from importlib import metadata, resources
 
 import pandas as pd
 
+from pipelines import rules
 from pipelines.ingest.normalize import commune_name_key
 
 
@@ -21,9 +22,7 @@ def query(sql: str) -> list[dict]:
 
     return package_query(sql)
 
-LEGACY = "legacy"
-REFORM_2025 = "reform2025"
-REFORM_DATE = "2025-07-01"
+LEGACY, REFORM_2025 = rules.LEGACY, rules.REFORM_2025
 
 _UNIT_COLUMNS = [
     "era", "ma_xa", "ten_xa", "loai_xa", "ma_huyen", "ten_huyen", "loai_huyen",
@@ -43,13 +42,14 @@ def admin_units() -> pd.DataFrame:
         " provinceCode as ma_tinh, province as ten_tinh"
         " from admin_units_legacy where wardCode is not null"
     ))
-    legacy["era"], legacy["valid_from"], legacy["valid_to"] = LEGACY, None, "2025-06-30"
+    eras = {row["era"]: row for row in rules.admin_eras()}
+    legacy["era"], legacy["valid_from"], legacy["valid_to"] = LEGACY, None, eras[LEGACY]["den_ngay"]
     current = pd.DataFrame(query(
         "select wardCode as ma_xa, ward as ten_xa, wardType as loai_xa,"
         " provinceCode as ma_tinh, province as ten_tinh"
         " from admin_units"
     ))
-    current["era"], current["valid_from"], current["valid_to"] = REFORM_2025, REFORM_DATE, None
+    current["era"], current["valid_from"], current["valid_to"] = REFORM_2025, eras[REFORM_2025]["tu_ngay"], None
     for column in ("ma_huyen", "ten_huyen", "loai_huyen"):
         current[column] = None
     units = pd.concat([legacy, current], ignore_index=True)
