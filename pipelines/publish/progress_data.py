@@ -63,8 +63,13 @@ class ProgressData:
     run_id: str = ""
 
 
-def _rows(conn, sql: str, params=None) -> list[dict]:
-    cursor = conn.execute(sql, params or [])
+def _used(sql: str, params: dict | None) -> dict:
+    """The named parameters a statement uses: DuckDB rejects any extra one."""
+    return {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
+
+
+def _rows(conn, sql: str, params: dict | None = None) -> list[dict]:
+    cursor = conn.execute(sql, _used(sql, params))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
@@ -98,7 +103,7 @@ def _unit_filter(cap: str, alias: str = "") -> str:
     """Commune rows of `fct_commune_month` that belong to the unit (parameter: its code)."""
     prefix = f"{alias}." if alias else ""
     return {"tinh": f"{prefix}ma_tinh = $code", "huyen": f"{prefix}ma_huyen = $code",
-            "toan_quoc": "$code = $code"}[cap]
+            "toan_quoc": "true"}[cap]
 
 
 def _series(conn, cap: str, code: str, tu: str, den: str) -> list[dict]:
@@ -121,7 +126,7 @@ def _series(conn, cap: str, code: str, tu: str, den: str) -> list[dict]:
 
 def _range_counts(conn, cap: str, code: str, tu: str, den: str, era: str) -> dict:
     """Communes in scope at den that reported in the range, and those with no new model in it."""
-    row = conn.execute(f"""
+    sql = f"""
         with scope as (
             select distinct ma_xa from fct_commune_month where thang = $den and {_unit_filter(cap)}
         ),
@@ -137,8 +142,8 @@ def _range_counts(conn, cap: str, code: str, tu: str, den: str, era: str) -> dic
             from months group by ma_xa
         )
         select count_if(coalesce(p.co_bao_cao, false)), count_if(coalesce(p.moi, 0) = 0)
-        from scope as s left join per_commune as p using (ma_xa)""",
-        {"code": code, "tu": tu, "den": den, "era": era}).fetchone()
+        from scope as s left join per_commune as p using (ma_xa)"""
+    row = conn.execute(sql, _used(sql, {"code": code, "tu": tu, "den": den, "era": era})).fetchone()
     return {"so_xa_co_bao_cao": int(row[0]), "so_xa_khong_co_mo_hinh_moi": int(row[1])}
 
 
