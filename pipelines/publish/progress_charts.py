@@ -48,9 +48,13 @@ def _svg(figure, label: str) -> str:
 
 def _figure(width: float, height: float):
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(width, height))
-    return figure, figure.add_subplot()
+    axes = figure.add_subplot()
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))  # counts of communes and products
+    return figure, axes
 
 
 def _label_bars(axes, bars, texts: list[str], horizontal: bool = False) -> None:
