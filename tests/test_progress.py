@@ -230,3 +230,46 @@ def test_one_failing_province_report_does_not_stop_the_others(demo_home, tmp_pat
     assert [f["ma_don_vi"] for f in failed] == ["42"]
     assert [w["ma_don_vi"] for w in written] == [thai_nguyen_code()]
     assert written[0]["files"]["html"].exists()
+
+
+def test_a_2025_province_counts_its_first_half_through_the_roll_up(demo_home, tmp_path):
+    """Across the July 2025 reform: stocks of the 2025 province at den; flows of the months before
+    July from mart_province_month_2025, after it from mart_unit_month; a legacy commune's report
+    counts for the 2025 commune it became. Tables have the published warehouse's own columns."""
+    import duckdb
+
+    from pipelines.publish.progress_data import load
+
+    database = tmp_path / "ntm.duckdb"
+    tables = ["mart_unit_month", "mart_province_month_2025", "fct_commune_month", "dim_admin_unit",
+              "claim_reconciliation"]
+    with duckdb.connect(str(database)) as conn:
+        conn.execute(f"attach '{demo_home.published_db}' as pub (read_only)")
+        for table in tables:
+            conn.execute(f"create table main.{table} as select * from pub.main.{table} limit 0")
+        conn.execute("detach pub")
+        unit = "insert into mart_unit_month by name select * from (values {}) as t(cap, ma_don_vi, ten_don_vi, " \
+               "thang, so_xa, so_xa_dat_chuan, so_mo_hinh_sxkd_moi, von_ke_hoach_trieu_dong, von_giai_ngan_trieu_dong)"
+        conn.execute(unit.format(
+            "('tinh', '19', 'Tỉnh Thái Nguyên', '2025-05', 90, 50, 100, 1000, 1000),"  # legacy province 19: not used
+            "('tinh', '19', 'Tỉnh Thái Nguyên', '2025-07', 2, 1, 3, 10, 5),"
+            "('tinh', '19', 'Tỉnh Thái Nguyên', '2025-08', 2, 1, 4, 10, 5),"
+            "('xa', 'A', 'Xã A', '2025-08', 1, 1, 4, 10, 5), ('xa', 'B', 'Xã B', '2025-08', 1, 0, 0, 0, 0)"))
+        conn.execute("""insert into mart_province_month_2025 by name select * from (values
+            ('19', 'Tỉnh Thái Nguyên', '2025-05', 3, 1, 20, 8), ('19', 'Tỉnh Thái Nguyên', '2025-06', 3, 2, 20, 8))
+            as t(ma_tinh_2025, ten_tinh_2025, thang, so_xa, so_mo_hinh_sxkd_moi, von_ke_hoach_trieu_dong,
+                 von_giai_ngan_trieu_dong)""")
+        conn.execute("""insert into fct_commune_month by name select * from (values
+            ('legacy', 'L1', '2025-05', '19', true, 1), ('legacy', 'L2', '2025-06', '19', false, 0),
+            ('reform2025', 'A', '2025-08', '19', false, 0), ('reform2025', 'B', '2025-08', '19', false, 0))
+            as t(era, ma_xa, thang, ma_tinh, co_bao_cao, so_mo_hinh_sxkd_moi)""")
+        conn.execute("""insert into dim_admin_unit by name select * from (values
+            ('legacy', 'L1', 'A', '19'), ('legacy', 'L2', 'B', '19')) as t(era, ma_xa, ma_xa_2025, ma_tinh_2025)""")
+    with duckdb.connect(str(database), read_only=True) as conn:
+        data = load(conn, "tinh", "19", "2025-05", "2025-08")
+    assert data.era == "reform2025" and data.values["so_xa"] == 2 and data.values["so_xa_dat_chuan"] == 1
+    assert [m["thang"] for m in data.months] == ["2025-05", "2025-06", "2025-07", "2025-08"]
+    assert data.values["so_mo_hinh_sxkd_moi"] == 1 + 2 + 3 + 4
+    assert data.values["ty_le_giai_ngan"] == pytest.approx(100 * (8 + 8 + 5 + 5) / (20 + 20 + 10 + 10))
+    assert data.values["so_xa_co_bao_cao"] == 1 and data.values["so_xa_khong_co_mo_hinh_moi"] == 1
+    assert data.sub_unit_cap == "xa" and [s["ma_don_vi"] for s in data.sub_units] == ["A", "B"]
