@@ -273,3 +273,25 @@ def test_a_2025_province_counts_its_first_half_through_the_roll_up(demo_home, tm
     assert data.values["ty_le_giai_ngan"] == pytest.approx(100 * (8 + 8 + 5 + 5) / (20 + 20 + 10 + 10))
     assert data.values["so_xa_co_bao_cao"] == 1 and data.values["so_xa_khong_co_mo_hinh_moi"] == 1
     assert data.sub_unit_cap == "xa" and [s["ma_don_vi"] for s in data.sub_units] == ["A", "B"]
+
+
+def test_a_mismatched_claim_shows_both_numbers_and_names_are_escaped():
+    from pipelines.publish.progress import render_html, render_markdown
+    from pipelines.publish.progress_data import METRICS, ProgressData
+
+    values = {m: 0 for m in METRICS} | {"so_xa": 121, "so_xa_dat_chuan": 87, "ty_le_xa_dat_chuan": 87 / 121 * 100,
+                                        "von_giai_ngan_trieu_dong": 1234567.5, "so_xa_hien_dai": None}
+    claims = {"so_xa_dat_chuan": {"khop": False, "gia_tri_bao_cao": 103.0, "so_chu_so_thap_phan": 0},
+              "ty_le_xa_dat_chuan": {"khop": False, "gia_tri_bao_cao": 72.5, "so_chu_so_thap_phan": 1},
+              "so_xa": {"khop": True, "gia_tri_bao_cao": 121.0, "so_chu_so_thap_phan": 0}}
+    data = ProgressData(cap="tinh", ma_don_vi="19", ten_don_vi="Tỉnh <b>Thử</b>", tu=TU, den=DEN, era="legacy",
+                        values=values, claims=claims,
+                        months=[{"thang": DEN, "so_xa_dat_chuan": 87}], sub_unit_cap="huyen")
+    markdown = render_markdown(data, [15, 10, 5])
+    assert "87 xã (không khớp, báo cáo: 103)" in markdown
+    assert "71,9% (không khớp, báo cáo: 72,5%)" in markdown and "121 xã (khớp)" in markdown
+    assert "1.234.568 triệu đồng (chưa có số liệu báo cáo)" in markdown
+    assert "hiện đại" not in markdown  # a metric the marts do not carry leaves its clause out
+    page = render_html(data, [15, 10, 5])
+    assert "<b>Thử</b>" not in page and "&lt;b&gt;Thử&lt;/b&gt;" in page
+    assert re.search(r'87 xã</b> <span class="dc khong_khop">không khớp: báo cáo 103</span>', page)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def vn_number(value, decimals: int = 0) -> str:
     """1234.5 → '1.234,5': dot thousands, decimal comma (Vietnamese usage)."""
     if value is None:
         return "chưa có số liệu"
-    text = f"{float(value):,.{decimals}f}"
+    # Half up, as claims are matched (contract §2): 71,85 is written 71,9 and matches a claim of 71,9.
+    exact = Decimal(value if isinstance(value, (int, Decimal)) else repr(float(value)))
+    text = f"{exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP):,.{decimals}f}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
