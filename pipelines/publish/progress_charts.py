@@ -34,7 +34,8 @@ def _styled(draw):
 
 def _svg(figure, label: str) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight",
+    # Fixed margins (set per chart) instead of bbox_inches="tight", which draws every figure twice.
+    figure.savefig(buffer, format="svg",
                    metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
@@ -46,11 +47,13 @@ def _svg(figure, label: str) -> str:
     return text
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, left: float, bottom: float):
+    """A figure of width × height inches with margins in inches (left for labels, bottom for ticks)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.3 / width, top=1 - 0.15 / height)
     axes = figure.add_subplot()
     for axis in (axes.xaxis, axes.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True))  # counts of communes and products
@@ -70,7 +73,7 @@ def _label_bars(axes, bars, texts: list[str], horizontal: bool = False) -> None:
 @_styled
 def recognised_by_month(months: list[dict], fmt) -> str:
     """Communes recognised (≥ NTM) at each month's end."""
-    figure, axes = _figure(7.5, 2.8)
+    figure, axes = _figure(7.5, 3.0, left=0.6, bottom=0.75)
     labels = [m["thang"] for m in months]
     values = [m.get("so_xa_dat_chuan") or 0 for m in months]
     bars = axes.bar(range(len(labels)), values, color=_COLOURS["NTM"])
@@ -87,7 +90,8 @@ def recognised_by_month(months: list[dict], fmt) -> str:
 @_styled
 def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str) -> str:
     """One bar per (label, value), top to bottom: the criteria bands, OCOP stars."""
-    figure, axes = _figure(6.5, 0.35 * len(items) + 0.6)
+    longest = max((len(name) for name, _ in items), default=4)
+    figure, axes = _figure(6.5, 0.3 * len(items) + 0.6, left=0.2 + 0.075 * longest, bottom=0.4)
     names = [name for name, _ in items][::-1]
     values = [value or 0 for _, value in items][::-1]
     bars = axes.barh(names, values, color=colour)
@@ -103,7 +107,11 @@ def title_map(communes: list[dict]) -> tuple[str, int]:
     placed = [c for c in communes if c.get("vi_do") is not None]
     if not placed:
         return "", len(communes)
-    figure, axes = _figure(6.5, 6.0)
+    from matplotlib.ticker import AutoLocator
+
+    figure, axes = _figure(6.5, 6.0, left=0.7, bottom=0.5)
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_locator(AutoLocator())  # degrees, not counts
     order = sorted(rules.title_ranks(), key=lambda t: (rules.title_ranks()[t], t)) + [NO_DATA]
     for title in order:
         group = [c for c in placed if (c.get("danh_hieu") or NO_DATA) == title]
