@@ -229,7 +229,17 @@ def test_one_failing_province_report_does_not_stop_the_others(demo_home, tmp_pat
     written, failed = refresh_province_reports(home)
     assert [f["ma_don_vi"] for f in failed] == ["42"]
     assert [w["ma_don_vi"] for w in written] == [thai_nguyen_code()]
-    assert written[0]["files"]["html"].exists()
+    page = Path(written[0]["files"]["html"])
+    assert page.exists() and not written[0]["unchanged"]
+    # the next publication with the same rows keeps that report, and still reports the failing one
+    before = page.stat().st_mtime_ns
+    again, failed_again = refresh_province_reports(home)
+    assert again[0]["unchanged"] and page.stat().st_mtime_ns == before
+    assert again[0]["values"]["so_xa_dat_chuan"] == written[0]["values"]["so_xa_dat_chuan"]
+    assert [f["ma_don_vi"] for f in failed_again] == ["42"]
+    # other band edges change what the report says: it is rewritten
+    third, _ = refresh_province_reports(home, [17, 12, 5])
+    assert not third[0]["unchanged"] and page.stat().st_mtime_ns != before
 
 
 def test_a_2025_province_counts_its_first_half_through_the_roll_up(demo_home, tmp_path):

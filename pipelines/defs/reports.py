@@ -9,8 +9,9 @@ from pipelines.lib.resources import NtmSettings
     group_name="publish",
     deps=["published_warehouse"],
     description="reports/tien_do/tien_do_tinh_<ma>_<tu>_<den>.{html,xlsx,md}: the progress report of every "
-                "province of the published marts, January to its latest reported month. A report that "
-                "fails is logged and listed; it never fails the run.",
+                "province of the published marts, January to its latest reported month; a report whose "
+                "published rows did not change is kept. A report that fails is logged and listed; it "
+                "never fails the run.",
 )
 def progress_reports(context: dg.AssetExecutionContext, settings: NtmSettings) -> dg.MaterializeResult:
     try:
@@ -22,7 +23,8 @@ def progress_reports(context: dg.AssetExecutionContext, settings: NtmSettings) -
         written, failed = [], [{"ma_don_vi": "*", "error": f"{type(error).__name__}: {error}"}]
     for failure in failed:
         context.log.warning(f"progress report of province {failure['ma_don_vi']} failed: {failure['error']}")
-    metadata: dict = {"reports": len(written), "failed": len(failed)}
+    metadata: dict = {"reports": len(written), "rewritten": sum(not r["unchanged"] for r in written),
+                      "failed": len(failed)}
     lines = ["| tỉnh | kỳ | xã đạt chuẩn | tỷ lệ (%) | OCOP | báo cáo |", "| --- | --- | --- | --- | --- | --- |"]
     for report in written:
         code, values = report["ma_don_vi"], report["values"]

@@ -10,6 +10,8 @@ rendered with autoescape on.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass
@@ -252,15 +254,57 @@ def write_progress_report(paths: HomePaths, cap: str, code: str, tu: str, den: s
             "statuses": {k: v.status for k, v in stated_numbers(data).items()}}
 
 
+_INPUTS = [  # every published row a province's report over tu..den is made from
+    """select sum(hash(f)::hugeint)::varchar || ':' || count(*) from fct_commune_month as f
+       where f.thang between $tu and $den and (f.ma_tinh = $code or f.ma_xa in (
+           select ma_xa from dim_admin_unit where era = 'legacy' and ma_tinh_2025 = $code))""",
+    """select sum(hash(m)::hugeint)::varchar || ':' || count(*) from mart_unit_month as m
+       where m.thang between $tu and $den and m.cap = 'tinh' and m.ma_don_vi = $code""",
+    """select sum(hash(m)::hugeint)::varchar || ':' || count(*) from mart_province_month_2025 as m
+       where m.thang between $tu and $den and m.ma_tinh_2025 = $code""",
+    """select sum(hash(c)::hugeint)::varchar || ':' || count(*) from claim_reconciliation as c
+       where c.cap = 'tinh' and c.ma_don_vi = $code and c.tu_thang = $tu and c.den_thang = $den""",
+]
+
+
+def _fingerprint(conn, code: str, tu: str, den: str, edges: list[int]) -> str:
+    """What a province's report depends on: its published rows, the band edges and this code."""
+    digest = hashlib.sha256(json.dumps([code, tu, den, list(edges)]).encode())
+    for source in sorted([*Path(__file__).parent.glob("progress*.py"), *TEMPLATES.glob("progress*.j2")]):
+        digest.update(source.read_bytes())
+    for sql in _INPUTS:
+        try:
+            digest.update(str(conn.execute(sql, {"code": code, "tu": tu, "den": den}).fetchone()[0]).encode())
+        except duckdb.Error:  # a table this warehouse lacks: nothing of it to depend on
+            digest.update(b"-")
+    return digest.hexdigest()
+
+
+def _summary(result: dict) -> dict:
+    return {**result, "files": {k: str(v) for k, v in result["files"].items()}}
+
+
 def refresh_province_reports(paths: HomePaths, edges: list[int] | None = None) -> tuple[list[dict], list[dict]]:
     """The report of every province of the published marts over its latest reporting range.
-    One report failing is logged and listed; it never stops the others."""
+    A report whose inputs did not change since it was written is kept (its summary is read back from
+    the `.json` beside it), so a run that changed one province rewrites one report. One report failing
+    is logged and listed; it never stops the others."""
+    edges = list(edges or [15, 10, 5])
     with duckdb.connect(str(paths.published_db), read_only=True) as conn:
-        provinces = covered_provinces(conn)
+        provinces = [(code, tu, den, _fingerprint(conn, code, tu, den, edges))
+                     for code, tu, den in covered_provinces(conn)]
     written, failed = [], []
-    for code, tu, den in provinces:
+    folder = paths.reports / "tien_do"
+    for code, tu, den, fingerprint in provinces:
+        stamp = folder / f".{file_stem('tinh', code, tu, den)}.json"
         try:
-            written.append(write_progress_report(paths, "tinh", code, tu, den, edges=edges))
+            kept = json.loads(stamp.read_text("utf-8")) if stamp.exists() else {}
+            if kept.get("fingerprint") == fingerprint and all(Path(f).exists() for f in kept["report"]["files"].values()):
+                written.append({**kept["report"], "unchanged": True})
+                continue
+            report = _summary(write_progress_report(paths, "tinh", code, tu, den, edges=edges))
+            stamp.write_text(json.dumps({"fingerprint": fingerprint, "report": report}, ensure_ascii=False), "utf-8")
+            written.append({**report, "unchanged": False})
         except Exception as error:  # noqa: BLE001 - one province's failure is reported, not raised
             log.exception("progress report of province %s (%s..%s) failed", code, tu, den)
             failed.append({"ma_don_vi": code, "tu": tu, "den": den, "error": f"{type(error).__name__}: {error}"})
