@@ -1,63 +1,25 @@
-"""Charts of the progress report as inline SVG, drawn by matplotlib's SVG backend (offline).
-
-Figures are built with `matplotlib.figure.Figure` (no pyplot: no global state, no GUI backend).
-Text stays text (`svg.fonttype: none`), so Vietnamese diacritics use the reader's fonts and the
-page stays small; the XML prolog, the DOCTYPE (which names a DTD by URL) and the metadata block
-are dropped, so the page makes no external reference.
-"""
+"""Charts of the progress report as inline SVG (matplotlib, offline: `charts.py`)."""
 
 from __future__ import annotations
 
-import functools
-import io
 import math
 
 from pipelines import rules
+from pipelines.publish.charts import figure, styled as _styled, svg as _svg
 
 _COLOURS = {"Chưa đạt": "#bdbdbd", "NTM": "#66bb6a", "NTM nâng cao": "#1e88e5", "NTM hiện đại": "#8e24aa",
             "NTM kiểu mẫu": "#f4511e"}
 NO_DATA = "Chưa có số liệu"
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "ntm-progress", "font.size": 9,
-       "axes.spines.top": False, "axes.spines.right": False}
-
-
-def _styled(draw):
-    """Draw inside the report's matplotlib settings: they apply when artists are made and saved."""
-    @functools.wraps(draw)
-    def wrapper(*args, **kwargs):
-        import matplotlib
-
-        with matplotlib.rc_context(_RC):
-            return draw(*args, **kwargs)
-    return wrapper
-
-
-def _svg(figure, label: str) -> str:
-    buffer = io.StringIO()
-    # Fixed margins (set per chart) instead of bbox_inches="tight", which draws every figure twice.
-    figure.savefig(buffer, format="svg",
-                   metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
-    text = buffer.getvalue()
-    text = text[text.index("<svg"):]
-    text = text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
-    # Metadata block (Dublin Core, with namespace URLs in rdf:resource): not needed inline.
-    start, end = text.find("<metadata>"), text.find("</metadata>")
-    if start != -1 and end != -1:
-        text = text[:start] + text[end + len("</metadata>"):]
-    return text
 
 
 def _figure(width: float, height: float, left: float, bottom: float):
-    """A figure of width × height inches with margins in inches (left for labels, bottom for ticks)."""
-    from matplotlib.figure import Figure
+    """A figure with fixed margins in inches and whole-number ticks (counts of communes and products)."""
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(width, height))
-    figure.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.3 / width, top=1 - 0.15 / height)
-    axes = figure.add_subplot()
+    fig, axes = figure(width, height, left, bottom)
     for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_locator(MaxNLocator(integer=True))  # counts of communes and products
-    return figure, axes
+        axis.set_major_locator(MaxNLocator(integer=True))
+    return fig, axes
 
 
 def _label_bars(axes, bars, texts: list[str], horizontal: bool = False) -> None:
