@@ -103,6 +103,7 @@ def unit_code(value) -> str:
 DECIMAL, COUNT = "decimal", "count"
 MAX_COUNT = 10**9
 MAX_MAGNITUDE = Decimal(10) ** 15  # beyond this doubles lose whole numbers; DECIMAL(38,10) holds it with room
+_MAX_MAGNITUDE_FLOAT = 1e15
 AMBIGUOUS_NUMBER = "ambiguous_number"
 
 
@@ -161,6 +162,7 @@ def _plain(number: Decimal) -> tuple[str, int]:
     return text, len(text.split(".")[1]) if "." in text else 0
 
 
+_PLAIN = re.compile(r"^(0|[1-9]\d{0,14})(?:[.,](\d+))?$")
 _NUMBER_TEXT = re.compile(r"^[+-]?[.,]?[0-9][0-9.,]*$")
 _THOUSANDS_DOT = re.compile(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d+)?$")
 _THOUSANDS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2}((,\d{3}){2,}(\.\d+)?|(,\d{3})+\.\d+)$")
@@ -188,12 +190,16 @@ def number(value, kind: str = DECIMAL) -> tuple[str, int]:
         return value.text, value.decimals
     if isinstance(value, bool):
         raise ValueError(f"'{value}' không phải số (not a number)")
-    if isinstance(value, int):
-        return _plain(_bounded(Decimal(value), str(value)))
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"'{value}' không phải số (not a number)")
-        _bounded(Decimal(repr(value)), repr(value))
+        if abs(value) > _MAX_MAGNITUDE_FLOAT:
+            raise ValueError(f"'{value}' quá lớn (number too large: beyond ±10^15)")
+        if value == int(value):  # the common case (counts stored as numbers): no Decimal needed
+            return str(int(value)), 0
+        short = repr(value)
+        if len(short) <= 11 and "e" not in short:  # fits General's 11 characters: shown as stored
+            return short, len(short) - short.index(".") - 1
         return _plain(_general(value))
     text = cell_text(value)
     if text is None:
@@ -201,6 +207,9 @@ def number(value, kind: str = DECIMAL) -> tuple[str, int]:
     compact = ascii_digits(text).replace(" ", "")
     if compact.endswith("%"):
         compact = compact[:-1]
+    plain = _PLAIN.match(compact)
+    if plain and (plain.group(2) is None or len(plain.group(2)) != 3):  # the common case, unambiguous
+        return compact.replace(",", "."), len(plain.group(2) or "")
     if not _NUMBER_TEXT.match(compact):
         raise ValueError(f"'{text}' không phải số (not a number: digits with , or . only){_foreign(compact)}")
     note = None

@@ -193,9 +193,13 @@ def _read_table(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile, skip_
             if formatted:
                 raw = grid.as_shown(row_number, index, raw)
             try:
-                record[f.key] = (parsed.take(parse(raw), grid.name, row_number, ref), ref)
+                value = parse(raw)
             except ValueError as error:
                 parsed.problem(grid.name, row_number, ref, "invalid_value", f"{f.label}: {error}")
+                continue
+            if type(value) is n.Noted:  # an ambiguous number: kept, with a warning
+                value = parsed.take(value, grid.name, row_number, ref)
+            record[f.key] = (value, ref)
         records.append((row_number, record))
     return records
 
