@@ -90,7 +90,7 @@ def code(value, digits: int) -> str:
 
 
 def unit_code(value) -> str:
-    """A unit code as text (claims' `ma_don_vi`): digits made ASCII, the rest kept."""
+    """A code kept as text (claims' `ma_don_vi`, `ma_chi_tieu`): digits made ASCII, the rest kept."""
     text = cell_text(value)
     if text is None:
         raise ValueError("trống (empty)")

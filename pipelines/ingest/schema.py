@@ -132,7 +132,7 @@ TIEU_CHI = Table("tieu_chi", "TieuChi", (
 ), required=True)
 
 CHI_TIEU = Table("chi_tieu", "ChiTieu", (
-    Field("ma_chi_tieu", "Mã chỉ tiêu", n.text, True),
+    Field("ma_chi_tieu", "Mã chỉ tiêu", n.unit_code, True),  # "１０.１" is 10.1
     Field("gia_tri", "Giá trị", _decimal, True, numeric=True),
     Field("don_vi", "Đơn vị", n.text),
 ), required=False)
