@@ -126,8 +126,8 @@ def test_odd_numbers_and_foreign_digits_are_cell_problems_not_crashes():
         assert found == expected, form
         assert all(p.row for p in parsed.problems)
         assert parsed.rows["submissions"] == [] or parsed.rows["submissions"][0]["ma_xa"] == "05776"
-    clean = parse_bytes("bao_cao.xlsx", workbook_bytes(a_submission(
-        ma_xa="０５７７６", ky_bao_cao="٢٠٢٠-H1", totals={"so_tieu_chi_dat": "１６", "so_htx_moi": "1.250", "so_tht_moi": "-0"})))
+    totals = {"so_tieu_chi_dat": "１６", "so_htx_moi": "1.250", "so_tht_moi": "-0"}
+    clean = parse_bytes("bao_cao.xlsx", workbook_bytes(a_submission(ma_xa="０５７７６", ky_bao_cao="٢٠٢٠-H1", totals=totals)))
     assert [(p.rule, p.severity, p.row) for p in clean.problems] == [("ambiguous_number", "warning", 3)]
     assert clean.rows["submissions"][0]["ma_xa"] == "05776" and clean.rows["submissions"][0]["ky_bao_cao"] == "2020-H1"
     assert {r["truong"]: r["gia_tri"] for r in clean.rows["tong_hop"]} == {

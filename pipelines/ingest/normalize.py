@@ -37,6 +37,8 @@ def cell_text(value) -> str | None:
         return unicodedata.normalize("NFC", text).strip() or None
     if value is None:
         return None
+    if type(value) is Shown:
+        return value.text
     if isinstance(value, float):
         if value != value:  # NaN
             return None

@@ -94,13 +94,15 @@ def _styles(data: bytes) -> dict[int, tuple[int, bool]]:
     record = data[at - _CENTRAL.size:at] if at >= _CENTRAL.size else b""
     if len(record) == _CENTRAL.size and record[:4] == b"PK\x01\x02":
         fields = _CENTRAL.unpack(record)
-        method, crc, packed, size, name_length, offset = fields[4], fields[7], fields[8], fields[9], fields[10], fields[16]
+        method, crc, packed, size = fields[4], fields[7], fields[8], fields[9]
+        name_length, offset = fields[10], fields[16]
         if name_length == len(_STYLES_NAME) and size <= _MAX_STYLES_BYTES:
             if (crc, size) in _styles_seen:
                 return _styles_seen[(crc, size)]
             local = data[offset:offset + _LOCAL.size]
             if len(local) == _LOCAL.size and local[:4] == b"PK\x03\x04" and method in (0, 8):
-                start = offset + _LOCAL.size + _LOCAL.unpack(local)[9] + _LOCAL.unpack(local)[10]
+                header = _LOCAL.unpack(local)
+                start = offset + _LOCAL.size + header[9] + header[10]
                 raw = data[start:start + packed]
                 xml = raw if method == 0 else zlib.decompressobj(-15).decompress(raw, size)
                 if len(xml) == size and zlib.crc32(xml) == crc:

@@ -537,4 +537,3 @@ def _parse_claims(grid: Grid, parsed: ParsedFile) -> None:
         parsed.rows["claims"].append(values)
     if not parsed.rows["claims"] and not parsed.has_errors:
         parsed.problem(grid.name, None, None, "empty_file", "không có chỉ số nào (no claims in file)")
-

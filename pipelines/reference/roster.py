@@ -40,7 +40,8 @@ class RosterProblem:
 
     def describe(self) -> str:
         where = ", ".join(p for p in (self.row and f"row {self.row}", self.column and f"column {self.column}") if p)
-        return f"{self.severity.upper()} [roster_{self.rule}] {self.file_name}{': ' + where if where else ''}: {self.message}"
+        place = f"{self.file_name}: {where}" if where else self.file_name
+        return f"{self.severity.upper()} [roster_{self.rule}] {place}: {self.message}"
 
 
 @dataclass
@@ -71,17 +72,19 @@ def check_roster(path: Path) -> Roster:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
-        return Roster(_empty(), [RosterProblem(name, None, None, "encoding", "tệp không phải UTF-8 (file is not UTF-8 text)")])
+        return Roster(_empty(), [RosterProblem(name, None, None, "encoding",
+                                               "tệp không phải UTF-8 (file is not UTF-8 text)")])
     try:
         lines = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
-        return Roster(_empty(), [RosterProblem(name, None, None, "unreadable_file", f"không đọc được CSV ({error})")])
+        return Roster(_empty(), [RosterProblem(name, None, None, "unreadable_file",
+                                               f"không đọc được CSV ({error})")])
     header = [n.fold(h) for h in (lines[0] if lines else [])]
     index = {key: header.index(n.fold(key)) for key in ROSTER_COLUMNS if n.fold(key) in header}
     missing = [key for key in REQUIRED if key not in index]
     if missing:
-        return Roster(_empty(), [RosterProblem(name, 1, key, "missing_column", f"thiếu cột {key} (required column missing)")
-                                 for key in missing])
+        return Roster(_empty(), [RosterProblem(name, 1, key, "missing_column",
+                                               f"thiếu cột {key} (required column missing)") for key in missing])
     reform = rules.reform_month()
     problems: list[RosterProblem] = []
     rows: list[dict] = []
@@ -95,7 +98,8 @@ def check_roster(path: Path) -> Roster:
             if n.cell_text(raw) is None:
                 row[key] = None
                 if key in REQUIRED:
-                    problems.append(RosterProblem(name, line, key, "missing_value", f"{key}: trống (required value empty)"))
+                    problems.append(RosterProblem(name, line, key, "missing_value",
+                                                  f"{key}: trống (required value empty)"))
                     bad = True
                 continue
             try:
@@ -107,7 +111,8 @@ def check_roster(path: Path) -> Roster:
             problem.ma_xa = row.get("ma_xa")
         if not bad and row["tu_thang"] and row["den_thang"] and row["tu_thang"] > row["den_thang"]:
             problems.append(RosterProblem(name, line, "tu_thang", "invalid_range",
-                                          f"từ tháng {row['tu_thang']} sau đến tháng {row['den_thang']} (range reversed)",
+                                          f"từ tháng {row['tu_thang']} sau đến tháng {row['den_thang']} "
+                                          "(range reversed)",
                                           ma_xa=row["ma_xa"]))
             bad = True
         if bad:
