@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -141,7 +141,9 @@ def shown(value, decimals: int, percent: bool):
     exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if percent:
         exact = exact.scaleb(2)
-    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    with localcontext() as context:
+        context.prec = 64  # up to 10^20 with Excel's 30 decimals
+        rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     if rounded == 0:
         rounded = abs(rounded)  # -0.00 shows as 0.00 here
     text = format(rounded, "f")
