@@ -132,3 +132,11 @@ def test_odd_numbers_and_foreign_digits_are_cell_problems_not_crashes():
     assert clean.rows["submissions"][0]["ma_xa"] == "05776" and clean.rows["submissions"][0]["ky_bao_cao"] == "2020-H1"
     assert {r["truong"]: r["gia_tri"] for r in clean.rows["tong_hop"]} == {
         "so_tieu_chi_dat": "16", "so_htx_moi": "1250", "so_tht_moi": "0"}
+
+
+def test_a_warning_names_the_commune_and_period_of_its_row():
+    submission = a_submission(totals={"so_tieu_chi_dat": 16, "so_htx_moi": "1.250"})
+    other = a_submission(ma_xa="05779", totals={"so_tieu_chi_dat": 16, "so_htx_moi": 2})
+    for name, data in (("bao_cao.xlsx", workbook_bytes(submission)), ("huyen.zip", bundle_bytes([other, submission]))):
+        [warning] = parse_bytes(name, data).problems
+        assert (warning.rule, warning.ma_xa, warning.ky_bao_cao) == ("ambiguous_number", "05776", "2020-H1"), name

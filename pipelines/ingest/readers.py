@@ -465,6 +465,20 @@ def _finish_submissions(parsed: ParsedFile, submissions: list[_Submission]) -> N
                 values.update(submission_id=submission_id, ma_xa=ma_xa, ky_bao_cao=ky,
                               source_sheet=sheet, source_row=line)
                 parsed.rows[table_name].append(values)
+    _place_warnings(parsed, submissions)
+
+
+def _place_warnings(parsed: ParsedFile, submissions: list[_Submission]) -> None:
+    """A cell's warning (an ambiguous number) names its commune and period, found through the row it
+    was read from, so the quality issue lands on the commune and resolves with its next report."""
+    unplaced = [p for p in parsed.problems if p.ma_xa is None and p.row is not None]
+    if not unplaced:
+        return
+    where = {(row.get("source_sheet"), row.get("source_row")): (row.get("ma_xa"), row.get("ky_bao_cao"))
+             for rows in parsed.rows.values() for row in rows}
+    only = (submissions[0].info["ma_xa"][0], submissions[0].info["ky_bao_cao"][0]) if len(submissions) == 1 else None
+    for problem in unplaced:
+        problem.ma_xa, problem.ky_bao_cao = where.get((problem.sheet, problem.row)) or only or (None, None)
 
 
 def _check_criteria(parsed, sub, ma_xa, ky, expected: int) -> None:
