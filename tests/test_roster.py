@@ -52,6 +52,13 @@ def test_blank_or_malformed_required_cells_name_row_and_column_and_leave_the_row
     assert list(check_roster(path).rows["ma_xa"]) == ["05776"]
 
 
+def test_a_row_pasted_twice_is_a_warning_and_counted_once(tmp_path):
+    path = tmp_path / "roster.csv"
+    write(path, [["05776", "Xã Tân Cương", "171", "19", "", ""], ["05776", "Xã Tân Cương", "171", "19", "", ""]])
+    assert problems(path) == [(3, "ma_xa", "duplicate_row", "warning")]
+    assert list(check_roster(path).rows["ma_xa"]) == ["05776"]
+
+
 def test_a_district_after_the_reform_is_a_warning_and_ignored(tmp_path):
     path = tmp_path / "roster.csv"
     write(path, [["05776", "", "171", "19", rules.reform_month(), ""]])

@@ -126,26 +126,30 @@ def check_roster(path: Path) -> Roster:
         rows.append(row)
         lines_of_rows.append(line)
     problems.extend(_overlaps(name, rows, lines_of_rows))
-    overlapping = {p.row for p in problems if p.rule == "overlapping_rows"}
+    overlapping = {p.row for p in problems if p.rule in ("overlapping_rows", "duplicate_row")}
     kept = [row for row, line in zip(rows, lines_of_rows) if line not in overlapping]
     frame = pd.DataFrame.from_records(kept, columns=list(ROSTER_COLUMNS)).astype("string") if kept else _empty()
     return Roster(frame, problems)
 
 
 def _overlaps(name: str, rows: list[dict], lines: list[int]) -> list[RosterProblem]:
-    """The same commune code on two rows whose months overlap would be expected (and counted) twice."""
-    by_code: dict[str, list[tuple[str, str, int]]] = {}
+    """The same commune code on two rows whose months overlap would be expected (and counted) twice:
+    an error, unless the row repeats the earlier one exactly (pasted twice), which is dropped with a warning."""
+    by_code: dict[str, list[tuple[str, str, int, dict]]] = {}
     problems = []
     for row, line in zip(rows, lines):
         first, last = row["tu_thang"] or "0000-00", row["den_thang"] or "9999-99"
-        for other_first, other_last, other_line in by_code.get(row["ma_xa"], []):
+        for other_first, other_last, other_line, other in by_code.get(row["ma_xa"], []):
             if first <= other_last and other_first <= last:
+                same = row == other
                 problems.append(RosterProblem(
-                    name, line, "ma_xa", "overlapping_rows",
-                    f"xã {row['ma_xa']} đã có ở dòng {other_line} cho cùng tháng (the same commune on two rows "
-                    f"for the same months; also row {other_line})", ma_xa=row["ma_xa"]))
+                    name, line, "ma_xa", "duplicate_row" if same else "overlapping_rows",
+                    f"xã {row['ma_xa']} đã có ở dòng {other_line} cho cùng tháng ("
+                    + ("the same row twice; this one is ignored" if same else "the same commune on two rows "
+                       "for the same months") + f"; also row {other_line})", "warning" if same else "error",
+                    ma_xa=row["ma_xa"]))
                 break
-        by_code.setdefault(row["ma_xa"], []).append((first, last, line))
+        by_code.setdefault(row["ma_xa"], []).append((first, last, line, row))
     return problems
 
 
