@@ -43,7 +43,7 @@ def test_hue_2026_is_reported_on_the_2025_units_and_the_2026_2030_set(demo_home)
         where cap = 'tinh' and ma_don_vi = '46' and tu_thang = '2026-01' and den_thang = '2026-09' and khop"""))
     assert len(rows) == 15
     assert (rows["so_xa"], rows["so_xa_dat_chuan"], rows["so_xa_hien_dai"], rows["so_xa_dat_19_tc"]) == (19, 13, 3, 10)
-    assert (rows["so_san_pham_ocop"], rows["so_mo_hinh_sxkd_moi"], rows["so_xa_khong_co_mo_hinh_moi"]) == (9, 20, 6)
+    assert (rows["so_san_pham_ocop"], rows["so_mo_hinh_sxkd_moi"], rows["so_xa_khong_co_mo_hinh_moi"]) == (9, 15, 9)
     assert round(rows["binh_quan_tieu_chi"], 2) == 8.79 and round(rows["ty_le_xa_dat_chuan"], 1) == 68.4
     criteria = query(demo_home.published_db, """
         select distinct so_tieu_chi_bo, ma_huyen is null, era from fct_commune_month where ma_tinh = '46' and thang = '2026-09'""")
