@@ -10,10 +10,11 @@ capital, cement) are small monthly counts and amounts.
 
 Across the reform of 1 July 2025 the legacy communes (three levels, district codes) become the
 2025 units their crosswalk default link names (two levels, codes mostly reused for a different
-commune, no `ma_huyen`): a merged commune starts from its predecessors' state (fewest criteria,
-lowest title, their hamlets and products). The roster has one row per era with `tu_thang` /
-`den_thang`. `provinces` (2025 codes) restricts the run to those provinces: a province that
-absorbed another then reports both legacy provinces before July 2025.
+commune, no `ma_huyen`): a merged commune starts from its predecessors' state (the criteria and
+title of the one whose code it keeps, all their hamlets and products). A history starting after
+2020 gets a head start (criteria gained and titles granted in the years before). The roster has
+one row per era with `tu_thang` / `den_thang`. `provinces` (2025 codes) restricts the run to those
+provinces: a province that absorbed another then reports both legacy provinces before July 2025.
 
 Written as CSV bundles (contract §1b), one per province and month, into `<home>/landing/`, with
 the roster in `<home>/reference/roster.csv`; with `claims`, the headline numbers of every
@@ -121,11 +122,13 @@ def _rate(rng: random.Random, commune: _Commune, decided: dt.date) -> dict:
 
 
 def _merge(unit: dict, predecessors: list[_Commune]) -> _Commune:
-    """A 2025 commune as its legacy predecessors left it: the weakest criteria and title, their
-    hamlets and products (renamed where two predecessors used the same name, so each stays distinct)."""
-    weakest = min(predecessors, key=lambda c: (c.title, c.met))
-    merged = _Commune(unit=unit, met=min(c.met for c in predecessors), title=weakest.title,
-                      decision=weakest.decision, hamlets=sum(c.hamlets for c in predecessors),
+    """A 2025 commune as its legacy predecessors left it: the criteria and title of the one whose
+    code it keeps (else the highest titled), their hamlets and products (renamed where two
+    predecessors used the same name, so each stays distinct)."""
+    lead = next((c for c in predecessors if c.unit["ma_xa"] == unit["ma_xa"]),
+                max(predecessors, key=lambda c: (c.title, c.met)))
+    merged = _Commune(unit=unit, met=lead.met, title=lead.title, decision=lead.decision,
+                      hamlets=sum(c.hamlets for c in predecessors),
                       next_product=sum(c.next_product for c in predecessors))  # above every predecessor's number
     names = set()
     for old in predecessors:
@@ -135,6 +138,20 @@ def _merge(unit: dict, predecessors: list[_Commune]) -> _Commune:
             names.add((product["ten_san_pham"], product["chu_the"]))
             merged.products.append(product)
     return merged
+
+
+def _head_start(state: list[_Commune], first_month: str, seed: int) -> None:
+    """Progress made before a history that starts after 2020: criteria gained, titles granted.
+    Its own random stream, so a history from 2020 (the default) stays as it was."""
+    rng = random.Random(f"{seed}-head-start")
+    for year in range(2021, int(first_month[:4]) + 1):
+        for commune in state:
+            commune.met = min(19, commune.met + rng.choice([0, 1, 1, 2]))
+            if commune.met == 19 and commune.title == 0 and rng.random() < 0.7:
+                commune.title = 1
+                commune.decision = (f"{rng.randint(100, 9999)}/QĐ-UBND", f"{year - 1}-12-{rng.randint(10, 28)}")
+            elif year >= 2023 and 1 <= commune.title < 3 and rng.random() < 0.08:
+                commune.title += 1
 
 
 def _reform_units(units, picked: list[dict], successor: dict[str, str]) -> list[dict]:
@@ -186,6 +203,7 @@ def generate_history(home: Path, communes: int = 8000, months: int = 60, first_m
         for _ in range(rng.choice([0, 0, 0, 1, 1, 2])):  # products rated before the history starts
             commune.products.append(_rate(rng, commune, dt.date(2018 + rng.randint(0, 1), rng.randint(1, 12), 15)))
         state.append(commune)
+    _head_start(state, first_month, seed)
 
     n_submissions = 0
     criteria_set = None
@@ -218,7 +236,7 @@ def generate_history(home: Path, communes: int = 8000, months: int = 60, first_m
                 commune.decision = (f"{rng.randint(100, 9999)}/QĐ-UBND", (month + dt.timedelta(days=14)).isoformat())
             elif criteria_set == "2021-2025" and 1 <= commune.title < 3 and commune.met == n and rng.random() < 0.006:
                 commune.title += 1
-            elif criteria_set == "2026-2030" and commune.title == 1 and commune.met == n and rng.random() < 0.04:
+            elif criteria_set == "2026-2030" and commune.title == 1 and commune.met == n and rng.random() < 0.08:
                 commune.title = HIEN_DAI
                 commune.decision = (f"{rng.randint(100, 9999)}/QĐ-UBND", (month + dt.timedelta(days=20)).isoformat())
             if commune.title and rng.random() < 0.01:
