@@ -77,6 +77,16 @@ def _blocking(report: str | None, gate: dict) -> tuple[list[dict], int | None]:
             gate["metadata"].get("open_errors"))
 
 
+def _root_error(event: dg.DagsterEvent) -> str:
+    """The innermost cause of a step's failure (Dagster wraps the user code's error)."""
+    error = event.event_specific_data.error if event.event_specific_data else None
+    if error is None:
+        return event.message or ""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def build_alert(context: dg.RunFailureSensorContext, settings: AlertSettings) -> dict[str, Any]:
     """What to tell: a withheld publication (which checks, how many issues, the report) or a failed
     run (its failed steps and their errors)."""
@@ -91,9 +101,7 @@ def build_alert(context: dg.RunFailureSensorContext, settings: AlertSettings) ->
                      summary=f"NTM: publication withheld by {names} ({open_errors} open error issue(s)), "
                              f"run {run.run_id[:8]}")
         return alert
-    failed = [{"step": e.step_key, "error": (e.event_specific_data.error.message.strip()
-                                             if e.event_specific_data and e.event_specific_data.error else e.message)}
-              for e in context.get_step_failure_events()]
+    failed = [{"step": e.step_key, "error": _root_error(e)} for e in context.get_step_failure_events()]
     first = failed[0]["error"].splitlines()[0] if failed else (context.failure_event.message or "")
     alert.update(kind="run_failed", failed_steps=failed, error=context.failure_event.message,
                  summary=f"NTM: run {run.run_id[:8]} of {run.job_name} failed: {first}"[:300])
