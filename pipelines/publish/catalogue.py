@@ -123,6 +123,6 @@ def write_comments(conn, database: str, descriptions: Mapping[tuple[str, str], t
         for column, text in column_descriptions.items():
             if column in columns.get((schema, relation), ()):  # a YAML may describe a column since dropped
                 statements.append(f'comment on column {name}."{column}" is {_literal(text.strip())}')
-    for statement in statements:
-        conn.execute(statement)
+    if statements:  # one transaction: a commit per comment costs ~3 ms each
+        conn.execute("begin; " + "; ".join(statements) + "; commit")
     return len(statements)
