@@ -77,7 +77,7 @@ class Units:
 
 def _sub(u: Units, code: str, era: str, ky: str, **totals) -> Submission:
     unit = u.unit(code, era)
-    last = ky if len(ky) == 7 else "2025-06"
+    last = "2025-06" if ky == "2025-H1" else ky
     base = {"so_tieu_chi_dat": len(MET), "danh_hieu": "Chưa đạt", "so_mo_hinh_sxkd_moi": 0, "so_htx_moi": 0,
             "so_tht_moi": 0, "so_dn_moi": 0, "von_ke_hoach_trieu_dong": 200, "von_giai_ngan_trieu_dong": 100}
     return Submission(ma_xa=code, ten_xa=unit["ten_xa"], ma_tinh=unit["ma_tinh"], ky_bao_cao=ky,
@@ -123,8 +123,9 @@ def reform(tmp_path_factory):
         legacy.append(_sub(u, u.l2, "legacy", month, so_mo_hinh_sxkd_moi=L2_MODELS[i]))
     legacy.append(_sub(u, u.l3, "legacy", "2025-05", so_mo_hinh_sxkd_moi=3))
     _deliver(paths, "bao_cao_thang_truoc_sap_nhap.zip", bundle_bytes(legacy), "2025-07-05T08:00")
-    half_year = [_sub(u, u.l1, "legacy", "2025-H1", so_mo_hinh_sxkd_moi=sum(L1_MODELS)),
-                 _sub(u, u.l2, "legacy", "2025-H1", so_mo_hinh_sxkd_moi=5)]
+    six_months = dict(von_ke_hoach_trieu_dong=6 * 200, von_giai_ngan_trieu_dong=6 * 100)
+    half_year = [_sub(u, u.l1, "legacy", "2025-H1", so_mo_hinh_sxkd_moi=sum(L1_MODELS), **six_months),
+                 _sub(u, u.l2, "legacy", "2025-H1", so_mo_hinh_sxkd_moi=5, **six_months)]
     _deliver(paths, "bao_cao_6_thang_2025.zip", bundle_bytes(half_year), "2025-07-06T08:00")
 
     current = []
