@@ -88,7 +88,7 @@ out_of_scope as (
     from reports as r
     left join units as u on u.era = r.era and u.ma_xa = r.ma_xa
     where not exists (
-        select 1 from scope as s where s.thang_ky = r.thang_ky and s.ma_xa = r.ma_xa
+        select 1 from scope as s where s.era = r.era and s.thang_ky = r.thang_ky and s.ma_xa = r.ma_xa
     )
       and (u.ma_xa is not null or exists (select 1 from roster as ro where ro.ma_xa = r.ma_xa
                     and (ro.tu_thang_ky is null or r.thang_ky >= ro.tu_thang_ky)
