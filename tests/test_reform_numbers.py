@@ -183,6 +183,9 @@ def test_year_claim_of_a_merged_province_includes_its_predecessors_first_half(re
     assert exit_code == 2  # withheld: the planted errors below
     assert _claim(paths, "so_mo_hinh_sxkd_moi", "2025-01") == (23.0, 23.0, True)
     assert _claim(paths, "so_xa", "2025-01") == (5.0, 5.0, True)
+    # the 2025 roll-up places communes as the reconciliation does: the same year, month by month
+    assert query(paths.warehouse, """select sum(so_mo_hinh_sxkd_moi) from mart_province_month_2025
+                                     where ma_tinh_2025 = '19' and thang like '2025-%'""") == [(23,)]
 
 
 def test_a_claim_one_model_off_is_an_error_carrying_both_numbers(reform):
