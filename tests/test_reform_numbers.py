@@ -264,7 +264,7 @@ def test_sql_holds_on_a_null_roster_province_and_an_uncastable_cell(reform, tmp_
                                                   file_sha256, file_name, source_sheet, source_row)
                         values ('s', '00001', '2025-07', '10.1', 'mười', null, ?, ?, 'chi_tieu.csv', 7)""", [sha, name])
     built = _dbt(paths, tmp_path, "build", "--select", "int_covered_provinces", "int_scope_month",
-                 "stg_sub_indicators", "audit_staging_casts", "--exclude-resource-type", "unit_test",
+                 "stg_sub_indicators", "audit_staging_casts", "audit_findings", "--exclude-resource-type", "unit_test",
                  provinces=["42"])
     assert built.returncode == 0, built.stdout[-3000:]
     database = tmp_path / "warehouse.duckdb"
@@ -279,6 +279,9 @@ def test_sql_holds_on_a_null_roster_province_and_an_uncastable_cell(reform, tmp_
     # the roster's provinces keep their roster scope
     assert query(database, """select count(distinct ma_xa) from intermediate.int_scope_month
                               where ma_tinh = '19' and thang_ky = date '2025-08-01'""") == [(5,)]
+    # ... and the row itself is an error, not a silently smaller scope
+    assert query(database, """select ma_don_vi from audit.audit_findings
+                              where ma_kiem_tra = 'ROSTER_ROW_INCOMPLETE'""") == [("99999",)]
     rows = query(database, "select ma_kiem_tra, ma_don_vi, ky, mo_ta from audit.audit_staging_casts")
     assert len(rows) == 1 and rows[0][:3] == ("STAGING_CAST_FAILED", "00001", "2025-07")
     assert all(part in rows[0][3] for part in (name, "chi_tieu.csv", "dòng 7", "cột gia_tri", "mười"))

@@ -120,6 +120,20 @@ roster_unknown as (
     group by era, ma_xa
 ),
 
+-- A roster row without its commune or province: the Python reader rejects it (contract §3); should one
+-- reach ref.roster, it is in no province's scope, and that must not be silent.
+roster_incomplete as (
+    select
+        'ROSTER_ROW_INCOMPLETE', 'xa', coalesce(ma_xa, ''), coalesce(strftime(tu_thang_ky, '%Y-%m'), '') || '..'
+            || coalesce(strftime(den_thang_ky, '%Y-%m'), ''), null::double, null::double,
+        'Dòng danh sách xã ' || coalesce(ma_xa, '(không mã)') || coalesce(' (' || ten_xa || ')', '') || ' thiếu '
+            || concat_ws(', ', case when ma_xa is null then 'ma_xa' end, case when ma_tinh is null then 'ma_tinh' end)
+            || ' (roster row without its commune or province code: in no scope; reference/roster.csv)',
+        coalesce(ma_xa, '') || ':' || coalesce(ten_xa, '')
+    from roster
+    where ma_xa is null or ma_tinh is null
+),
+
 declared_criteria as (
     select
         'DECLARED_CRITERIA_MISMATCH', 'xa', ma_xa, ky_bao_cao,
@@ -210,6 +224,7 @@ select *, null::varchar as muc_do_mac_dinh from (
     union all select * from out_of_scope
     union all select * from name_mismatch
     union all select * from roster_unknown
+    union all select * from roster_incomplete
     union all select * from declared_criteria
     union all select * from title_without_decision
     union all select * from title_lost_criteria
