@@ -254,18 +254,19 @@ def _dbt(paths: HomePaths, tmp_path: Path, *args: str, **extra_vars) -> subproce
 def test_sql_holds_on_a_null_roster_province_and_an_uncastable_cell(reform, tmp_path):
     """Planted straight into a copy of the warehouse, as only SQL sees them: a roster row with a NULL
     ma_tinh (the Python reader rejects it) must not empty the scope of a province the roster does
-    not name; a raw cell that cannot be cast is a finding naming file, sheet, row and column."""
-    paths, _, _ = reform
+    not name; a raw cell that cannot be cast is a finding naming file, sheet, row and column. And
+    the roster keeps only its 2025 rows: the 2025 province still covers its predecessors' first half."""
+    paths, u, _ = reform
     shutil.copy2(paths.warehouse, tmp_path / "warehouse.duckdb")
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        conn.execute("delete from ref.roster where den_thang is not null")  # the legacy rows
         conn.execute("insert into ref.roster (ma_xa, ten_xa) values ('99999', 'Xã không rõ tỉnh')")
         sha, name = conn.execute("select file_sha256, file_name from raw.files order by file_name limit 1").fetchone()
         conn.execute("""insert into raw.chi_tieu (submission_id, ma_xa, ky_bao_cao, ma_chi_tieu, gia_tri, don_vi,
                                                   file_sha256, file_name, source_sheet, source_row)
                         values ('s', '00001', '2025-07', '10.1', 'mười', null, ?, ?, 'chi_tieu.csv', 7)""", [sha, name])
-    built = _dbt(paths, tmp_path, "build", "--select", "int_covered_provinces", "int_scope_month",
-                 "stg_sub_indicators", "audit_staging_casts", "audit_findings", "--exclude-resource-type", "unit_test",
-                 provinces=["42"])
+    built = _dbt(paths, tmp_path, "build", "--select", "int_covered_provinces+", "stg_sub_indicators",
+                 "audit_staging_casts", "--exclude-resource-type", "unit_test", provinces=["42"])
     assert built.returncode == 0, built.stdout[-3000:]
     database = tmp_path / "warehouse.duckdb"
     # Hà Tĩnh (42), configured but not in the roster: every Xã of the month's era, each month
@@ -279,6 +280,15 @@ def test_sql_holds_on_a_null_roster_province_and_an_uncastable_cell(reform, tmp_
     # the roster's provinces keep their roster scope
     assert query(database, """select count(distinct ma_xa) from intermediate.int_scope_month
                               where ma_tinh = '19' and thang_ky = date '2025-08-01'""") == [(5,)]
+    # legacy months: Thái Nguyên (19) and Bắc Kạn (06) as predecessors of the 2025 province 19, whole
+    assert query(database, """select ma_tinh from intermediate.int_covered_provinces
+                              where era = 'legacy' order by all""") == [("06",), ("19",), ("42",)]
+    legacy_06 = query(database, """select count(*) from staging.stg_admin_units
+                                   where era = 'legacy' and ma_tinh = '06' and loai_xa = 'Xã'""")[0][0]
+    assert query(database, """select count(*) from intermediate.int_scope_month
+                              where ma_tinh = '06' and thang_ky = date '2025-03-01'""") == [(legacy_06,)]
+    assert _claim(HomePaths(tmp_path), "so_mo_hinh_sxkd_moi", "2025-01") == (23.0, 23.0, True)
+    assert _claim(HomePaths(tmp_path), "so_xa_co_bao_cao", "2025-05", "2025-08") == (4.0, 4.0, True)
     # ... and the row itself is an error, not a silently smaller scope
     assert query(database, """select ma_don_vi from audit.audit_findings
                               where ma_kiem_tra = 'ROSTER_ROW_INCOMPLETE'""") == [("99999",)]

@@ -4,7 +4,7 @@
 -- not NOT IN: a roster row with a NULL ma_tinh must not empty every other province's scope.
 with months as (select thang_ky, {{ era_of('thang_ky') }} as era from {{ ref('int_months') }}),
 
-provinces as (select distinct ma_tinh from {{ ref('int_covered_provinces') }}),
+provinces as (select distinct era, ma_tinh from {{ ref('int_covered_provinces') }}),
 
 roster as (select * from {{ ref('stg_roster') }}),
 
@@ -27,10 +27,10 @@ from_roster as (
         u.ma_xa is not null as co_trong_danh_muc,
         'roster' as nguon_pham_vi
     from roster as r
-    inner join provinces as p using (ma_tinh)
     inner join months as m
         on (r.tu_thang_ky is null or m.thang_ky >= r.tu_thang_ky)
         and (r.den_thang_ky is null or m.thang_ky <= r.den_thang_ky)
+    inner join provinces as p on p.era = m.era and p.ma_tinh = r.ma_tinh
     left join units as u on u.era = m.era and u.ma_xa = r.ma_xa
 ),
 
@@ -46,7 +46,7 @@ from_reference as (
         true as co_trong_danh_muc,
         'reference' as nguon_pham_vi
     from units as u
-    inner join provinces as p using (ma_tinh)
+    inner join provinces as p on p.era = u.era and p.ma_tinh = u.ma_tinh
     inner join months as m on m.era = u.era
     where u.loai_xa = 'Xã'
       and not exists (
