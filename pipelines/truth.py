@@ -92,7 +92,7 @@ class Truth:
         stocks = [self._stock(k, tu, den) for k in end_units]
         held = [s for s in stocks if s]
         ranks = rules.title_ranks()
-        edges = band_edges()
+        edges = rules.band_edges()
         day = month_end(den)
         stars = [s for r in held for s, decided in r.products if _valid(decided, day)]
         n = len(end_units)
@@ -142,17 +142,6 @@ def claim_value(numerator: Fraction, denominator: int | None, metric: str) -> st
     places = DECIMALS.get(metric, 0)
     exact = Decimal(value.numerator) / Decimal(value.denominator)
     return str(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-@lru_cache(maxsize=None)
-def band_edges() -> tuple[int, ...]:
-    """The criteria-met bands' lower edges, as dbt uses them (its project's `band_edges` var)."""
-    import yaml
-
-    from pipelines.settings import DBT_PROJECT_DIR
-
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text("utf-8"))
-    return tuple(project["vars"]["band_edges"])
 
 
 def months_between(first: str, last: str) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines import rules
 from pipelines.settings import DEFAULT_POLICY_FILE, HomePaths, default_home
 
 
@@ -18,7 +19,7 @@ class NtmSettings(dg.ConfigurableResource):
 
     home: str = ""
     # Criteria-met band edges, lower bounds of the bands below "all criteria" (domain.md).
-    band_edges: list[int] = [15, 10, 5]
+    band_edges: list[int] = list(rules.band_edges())
     # Day of the month after the period by which a report counts as timely.
     deadline_day: int = 10
     policy_file: str = str(DEFAULT_POLICY_FILE)
