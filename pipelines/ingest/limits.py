@@ -133,3 +133,10 @@ def is_unsafe_member(name: str) -> bool:
     are only ever read in memory, but such a bundle is not one a commune's tool makes."""
     normal = name.replace("\\", "/")
     return normal.startswith("/") or re.match(r"^[A-Za-z]:", normal) is not None or ".." in normal.split("/")
+
+
+def is_temporary(relative: PurePosixPath | str) -> bool:
+    """A file no one sent: Excel's `~$` lock files and hidden files or folders (`.DS_Store`,
+    `._*`, `.~lock.*#` of LibreOffice). `ntm run` leaves them in landing/, `ntm validate` skips them."""
+    parts = PurePosixPath(str(relative).replace("\\", "/")).parts
+    return any(part.startswith((".", "~$")) and part not in (".", "..") for part in parts)
