@@ -270,7 +270,7 @@ def test_receipt_comes_from_the_journal_and_ngay_lap_after_it_is_an_error(home):
     home.receipts.write_text("".join(json.dumps({**line, "received_at": seen.isoformat()}) + "\n" for line in lines))
     result = ingest(home, {})
     assert result.accepted == ["dung.xlsx"] and sorted(result.rejected) == ["sai.xlsx", "som.xlsx"]
-    assert query(home.warehouse, "select file_name, rule, "column" from raw.ingest_problems order by 1") == [
+    assert query(home.warehouse, 'select file_name, rule, "column" from raw.ingest_problems order by 1') == [
         ("sai.xlsx", "ngay_lap_after_receipt", "ngay_lap"), ("som.xlsx", "period_after_receipt", "ky_bao_cao")]
     arrived = query(home.warehouse, "select arrived_at from raw.files where file_name = 'dung.xlsx'")[0][0]
     assert arrived == seen
