@@ -55,7 +55,12 @@ def _serve(conn, limits: Limits) -> None:
         if chunk is None:
             return
         for index, path in chunk:
-            conn.send((index, parse_path(path, limits)))
+            try:
+                parsed = parse_path(path, limits)
+            except OSError as error:  # gone, unreadable: parse_bytes itself never raises
+                parsed = ParsedFile(name=path.name, sha256=_sha256_of_file(path))
+                parsed.problem(None, None, None, "unreadable_file", f"không mở được tệp (cannot open: {error})")
+            conn.send((index, parsed))
 
 
 @dataclass
