@@ -137,10 +137,10 @@ def measure_ours(data: Path, form: str) -> dict:
     stages = {"parse_s": 0.0, "great_expectations_s": 0.0}
     parse_many = store._parse_many
 
-    def timed_parse(files, workers):
+    def timed_parse(files, workers, limits=None):
         t = time.perf_counter()
         try:
-            return parse_many(files, workers)
+            return parse_many(files, workers, limits)
         finally:
             stages["parse_s"] += time.perf_counter() - t
 

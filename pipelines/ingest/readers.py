@@ -321,7 +321,7 @@ def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
                 return
             names = {i.filename for i in archive.infolist()}
             if "xl/workbook.xml" in names:
-                if check_sheet_dimensions(parsed, archive, limits):
+                if check_sheet_dimensions(parsed, archive, data, limits):
                     _parse_workbook(_xlsx_grids(data), parsed)
             elif _is_ods(archive, names):
                 _parse_workbook(_xlsx_grids(data), parsed)
