@@ -45,8 +45,7 @@ class Reference:
 
     @classmethod
     def from_package(cls, roster_file: Path) -> "Reference":
-        """What `ntm validate` reads: the units package and the home's roster file (a bad roster
-        raises `RosterError` naming its row and column)."""
+        """What `ntm validate` reads: the units package and the valid rows of the home's roster file."""
         from pipelines.reference.roster import read_roster
 
         roster = read_roster(roster_file)
