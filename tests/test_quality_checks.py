@@ -96,11 +96,14 @@ def _product(ma_xa: str, number: int, stars: int, score: int, decided: str) -> d
 
 
 def _deliver(paths: HomePaths, name: str, data: bytes, arrived: str) -> None:
-    """A file in landing/ whose arrival (its modification time) is `arrived`."""
+    """A file in landing/ received at `arrived` (Vietnam time; the receipt journal), modified then too."""
+    from pipelines.ingest.receipts import record_receipt
+
     target = paths.landing / name
     target.write_bytes(data)
     stamp = dt.datetime.fromisoformat(arrived).timestamp()
     os.utime(target, (stamp, stamp))
+    record_receipt(paths, target, dt.datetime.fromisoformat(arrived))
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,8 @@ def planted(tmp_path_factory) -> tuple[HomePaths, Home, int]:
 
     # History arrives on time (earliest file: the start of timeliness judgement); November splits
     # into a district that reported on time and one that reported five weeks late.
-    _deliver(paths, "lich_su.zip", bundle_bytes(batch(home.everyone, MONTHS[:-2])), "2019-02-05T08:00")
+    # (received once its last month is over: a period cannot end after its file's receipt)
+    _deliver(paths, "lich_su.zip", bundle_bytes(batch(home.everyone, MONTHS[:-2])), "2021-11-05T08:00")
     others = [u for u in home.everyone if u not in home.d2]
     _deliver(paths, "thang_11.zip", bundle_bytes(batch(others, ["2021-11"])), "2021-12-05T08:00")
     _deliver(paths, "thang_11_phu_luong.zip", bundle_bytes(batch(home.d2, ["2021-11"])), "2022-01-15T08:00")

@@ -6,15 +6,19 @@ import hashlib
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.ingest.receipts import record_receipts
 from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
 from pipelines.lib.resources import NtmSettings
 
 RAW_KEYS = [dg.AssetKey(["raw", table]) for table in RAW_TABLES]
+# A file is checked against the reference the warehouse holds (reference_rules.py): load it first.
+REFERENCE_KEYS = [dg.AssetKey(["ref", "admin_units"]), dg.AssetKey(["ref", "roster"])]
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(key, group_name="raw") for key in RAW_KEYS],
-    description="Reads every new file in landing/ (submissions and claims), loads accepted files' rows "
+    specs=[dg.AssetSpec(key, group_name="raw", deps=REFERENCE_KEYS) for key in RAW_KEYS],
+    description="Reads every new file in landing/ (submissions and claims) in worker processes within "
+                "the limits, checks it against the reference and its receipt, loads accepted files' rows "
                 "with lineage in one transaction, archives them by content hash, quarantines the rest "
                 "beside a reasons file.",
 )
@@ -26,10 +30,10 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
             from pipelines.quality.expectations import SuitesProcess
 
             with SuitesProcess() as suites:
-                result = ingest_landing(paths, conn, validate_batch=suites)
+                result = ingest_landing(paths, conn, validate_batch=suites, limits=settings.limits())
             suite_results = suites.results
         else:
-            result = ingest_landing(paths, conn)
+            result = ingest_landing(paths, conn, limits=settings.limits())
     context.log.info(f"ingested from {paths.landing}: {result.summary()}")
     for name in result.rejected:
         context.log.warning(f"rejected {name}: see {paths.quarantine} for the reasons file")
@@ -53,9 +57,12 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
 
 
 def landing_fingerprint(settings: NtmSettings) -> str | None:
+    """What waits in landing/, as a short digest (None when nothing does). Also journals each file's
+    receipt the first time it is seen (receipts.py): a sensor tick is when the warehouse got it."""
     files = landing_files(settings.paths)
     if not files:
         return None
+    record_receipts(settings.paths, files)
     digest = hashlib.sha256()
     for path in files:
         stat = path.stat()

@@ -8,6 +8,7 @@ renamed as (
         arrived_at,
         -- receipt time as a wall clock in Viet Nam: deadlines and ngay_lap are local dates
         {{ local_time('arrived_at') }} as arrived_at_local,
+        {{ local_time('file_mtime') }} as file_mtime,
         ingested_at,
         status as file_status,
         stored_path,

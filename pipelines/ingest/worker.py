@@ -1,0 +1,227 @@
+"""Parsing in worker processes, so that one file cannot take a run (or `ntm validate`) down.
+
+A reader that aborts (python-calamine is Rust: an allocation it cannot make aborts the process) or
+exhausts memory kills only its worker. Each worker has an address-space limit (RLIMIT_AS,
+`Limits.worker_memory_mb`) and each file a time limit (`Limits.file_timeout_s`). The pool hands
+files out in chunks, and a worker writes the index of the file it is on to shared memory, so the
+parent knows which file a dead worker was on: that file gets the problem `reader_crashed` (or
+`reader_timeout`), the rest of its chunk goes back in the queue and a fresh worker takes over.
+
+The pool lives as long as the process (a Dagster run, the UI's code server): its workers are forked
+from a forkserver that has already imported the readers, so a batch of a few files pays no start-up
+beyond the first. Forkserver rather than fork: the parent holds DuckDB threads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from pipelines.ingest.readers import ParsedFile, parse_path
+from pipelines.settings import Limits
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["pipelines.ingest.readers"])
+
+
+def default_workers() -> int:
+    """Parsing processes: `$NTM_INGEST_WORKERS`, else up to 2 (the machines this runs on are small)."""
+    configured = os.environ.get("NTM_INGEST_WORKERS")
+    return max(1, int(configured)) if configured else min(2, os.cpu_count() or 1)
+
+
+def _serve(conn, limits: Limits, current) -> None:
+    """A worker: parse the files of each chunk it receives and answer the chunk's ParsedFiles in one
+    message (one pickle shares the keys and codes every file repeats). Before each file it writes
+    the file's index to `current`, shared memory the parent reads when the worker dies or stalls."""
+    import resource
+
+    os.environ["RUST_BACKTRACE"] = "0"  # an abort's backtrace would only fill the run's log
+    limit = Limits.mib(limits.worker_memory_mb)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        answers = []
+        for index, path in chunk:
+            current.value = index
+            try:
+                parsed = parse_path(path, limits)
+            except OSError as error:  # gone, unreadable: parse_bytes itself never raises
+                parsed = ParsedFile(name=path.name, sha256=_sha256_of_file(path))
+                parsed.problem(None, None, None, "unreadable_file", f"không mở được tệp (cannot open: {error})")
+            answers.append(parsed)
+        conn.send(answers)
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.Process
+    conn: object
+    current: object  # shared index of the file being parsed
+    chunks: deque = field(default_factory=deque)  # chunks of (index, path) sent and not answered, in order
+    seen: int = -1  # `current` at the last look
+    since: float = 0.0  # when `current` was last seen to change
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.chunks)
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        digest.update(str(path).encode())
+    return digest.hexdigest()
+
+
+def _failed(path: Path, rule: str, message: str) -> ParsedFile:
+    parsed = ParsedFile(name=path.name, sha256=_sha256_of_file(path))
+    parsed.problem(None, None, None, rule, message)
+    return parsed
+
+
+class ParsePool:
+    """Worker processes parsing files; `parse(paths)` returns one ParsedFile per path, in order."""
+
+    def __init__(self, workers: int, limits: Limits):
+        self.size, self.limits = max(1, workers), limits
+        self._workers: list[_Worker] = []
+
+    def _start(self) -> _Worker:
+        mine, theirs = _CONTEXT.Pipe()
+        current = _CONTEXT.RawValue("q", -1)
+        process = _CONTEXT.Process(target=_serve, args=(theirs, self.limits, current), name="ntm-parse",
+                                   daemon=True)
+        process.start()
+        theirs.close()
+        return _Worker(process, mine, current)
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.conn.close()
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        replacement = self._start()
+        self._workers[self._workers.index(worker)] = replacement
+        return replacement
+
+    def parse(self, paths: list[Path]) -> list[ParsedFile]:
+        results: list[ParsedFile | None] = [None] * len(paths)
+        if not paths:
+            return []
+        wanted = min(self.size, len(paths))
+        while len(self._workers) < wanted:
+            self._workers.append(self._start())
+        active = self._workers[:wanted]
+        # Chunks big enough to share a pickle, small enough to spread the batch over the workers.
+        size = max(1, min(256, len(paths) // (wanted * 8)))
+        queue = deque([(i, path) for i, path in enumerate(paths)][start:start + size]
+                      for start in range(0, len(paths), size))
+        while queue or any(w.busy for w in active):
+            for position, worker in enumerate(active):
+                if not worker.busy and queue and not worker.process.is_alive():  # died between batches
+                    worker = active[position] = self._replace(worker)
+                # Two chunks in flight: the worker starts the next while its last answer is read.
+                while len(worker.chunks) < 2 and queue:
+                    if not worker.busy:
+                        worker.seen, worker.since = -1, time.monotonic()
+                    worker.chunks.append(queue.popleft())
+                    worker.conn.send(worker.chunks[-1])
+            busy = [w for w in active if w.busy]
+            deadline = min(w.since for w in busy) + self.limits.file_timeout_s
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                         timeout=max(0.0, deadline - time.monotonic()))
+            for position, worker in enumerate(active):
+                if not worker.busy:
+                    continue
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    try:
+                        while worker.busy and worker.conn.poll():
+                            answers = worker.conn.recv()
+                            for (index, _), parsed in zip(worker.chunks.popleft(), answers):
+                                results[index] = parsed
+                    except (EOFError, OSError):
+                        pass
+                    if not worker.busy or worker.process.is_alive():
+                        continue
+                    code = worker.process.exitcode
+                    how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+                    self._lost(worker, queue, results, "reader_crashed", (
+                        f"trình đọc tệp bị dừng đột ngột ({how}) (the reader crashed on this file, "
+                        f"e.g. out of memory past worker_memory_mb = {self.limits.worker_memory_mb:g} MiB)"))
+                    active[position] = self._replace(worker)
+                    continue
+                now = time.monotonic()
+                if worker.current.value != worker.seen:
+                    worker.seen, worker.since = worker.current.value, now
+                elif now - worker.since > self.limits.file_timeout_s:
+                    self._lost(worker, queue, results, "reader_timeout", (
+                        f"đọc tệp quá {self.limits.file_timeout_s:g} giây (reading took longer than the limit "
+                        f"file_timeout_s = {self.limits.file_timeout_s:g} s)"))
+                    active[position] = self._replace(worker)
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _lost(worker: _Worker, queue: deque, results: list, rule: str, message: str) -> None:
+        """The worker died or stalled on the file `current` names: that file gets the problem, the
+        rest of its chunk goes back to the front of the queue, one file per task."""
+        culprit = worker.current.value
+        lost = [item for chunk in worker.chunks for item in chunk]
+        for index, path in lost:
+            if index == culprit:
+                results[index] = _failed(path, rule, message)
+        queue.extendleft([(index, path)] for index, path in reversed(lost) if index != culprit)
+        worker.chunks.clear()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            try:
+                worker.conn.send(None)
+                worker.conn.close()
+            except OSError:
+                pass
+        for worker in self._workers:
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+        self._workers = []
+
+
+_POOL: ParsePool | None = None
+
+
+def parse_files(paths: list[Path], limits: Limits | None = None, workers: int | None = None) -> list[ParsedFile]:
+    """Parse files in the process's pool of workers (made, or remade when the settings change)."""
+    global _POOL
+    limits = limits or Limits.from_env()
+    workers = default_workers() if workers is None else max(1, workers)
+    if _POOL is None or _POOL.limits != limits or _POOL.size != workers:
+        if _POOL is not None:
+            _POOL.close()
+        _POOL = ParsePool(workers, limits)
+    return _POOL.parse(paths)
+
+
+@atexit.register
+def _close_pool() -> None:
+    if _POOL is not None:
+        _POOL.close()
