@@ -7,14 +7,13 @@ file's receipt), so both give the same verdict.
 - where the roster lists communes of the code's province for that month, the code should be one
   (a warning: the file loads and the warehouse's out-of-scope check holds it until the roster does);
 - `ma_tinh`, when given, must be the code's province; `ten_xa`, when given, should match (warning);
-- a period cannot end after the file was received (`period_after_receipt`), and a submission
+- a period cannot end in a month after the one the file was received in (`period_after_receipt`), and a submission
   cannot be prepared more than a day after it (`ngay_lap_after_receipt`): such a date is a typing
   slip, and it would win the supersede ranking for ever.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -78,31 +77,29 @@ def _package_units() -> tuple:
     return tuple(frame[["era", "ma_xa", "ma_tinh", "name_key", "ten_xa"]].itertuples(index=False, name=None))
 
 
-def _last_day(month: str) -> dt.date:
-    year, number = int(month[:4]), int(month[5:7])
-    return dt.date(year, number, calendar.monthrange(year, number)[1])
-
-
 def check_reference(parsed: ParsedFile, reference: Reference, received: dt.datetime) -> None:
     """Add the reference and receipt problems of a parsed file (in place)."""
     received_day = received.date()
+    # A period may be reported during its last month (a report prepared on 25 November for November,
+    # a province's "7 tháng đầu năm" stated in late July); one whose last month has not begun is a slip.
+    received_month = received_day.strftime("%Y-%m")
     latest_ngay_lap = (received_day + dt.timedelta(days=1)).isoformat()
     for claim in parsed.rows.get("claims", []):
         month = claim.get("den_thang") or ""
-        if len(month) >= 7 and _last_day(month) > received_day:
+        if len(month) >= 7 and month[:7] > received_month:
             parsed.problem(claim["source_sheet"], claim["source_row"], "den_thang", "period_after_receipt",
-                           f"đến tháng {month} chưa kết thúc khi nhận tệp ngày {received_day:%d/%m/%Y} "
-                           f"(the range ends after the file was received)")
+                           f"đến tháng {month} chưa bắt đầu khi nhận tệp ngày {received_day:%d/%m/%Y} "
+                           f"(the range ends in a month after the file was received)")
     for sub in parsed.rows.get("submissions", []):
         code, month, ky = sub["ma_xa"], sub["thang"], sub["ky_bao_cao"]
 
         def problem(column, rule, message, severity="error"):
             parsed.problem(sub["source_sheet"], sub["source_row"], column, rule, message, severity, code, ky)
 
-        if _last_day(month) > received_day:
+        if month[:7] > received_month:
             problem("ky_bao_cao", "period_after_receipt",
-                    f"kỳ {ky} chưa kết thúc khi nhận tệp ngày {received_day:%d/%m/%Y} "
-                    f"(the period ends after the file was received)")
+                    f"kỳ {ky} chưa bắt đầu khi nhận tệp ngày {received_day:%d/%m/%Y} "
+                    f"(the period ends in a month after the file was received)")
         ngay_lap = sub.get("ngay_lap") or ""
         if ngay_lap > latest_ngay_lap:
             problem("ngay_lap", "ngay_lap_after_receipt",
