@@ -258,11 +258,23 @@ def integer(value, low: int = 0, high: int = MAX_COUNT) -> str:
     return _noted(whole, text.rule, text.note) if type(text) is Noted else whole
 
 
+# Years a date or period of the programme can fall in: NTM began in 2010 (Decision 800/QĐ-TTg).
+# Anything else is a slip (0001-01-01, 2099 typed for 2019) that would sort before or after every
+# real report.
+FIRST_YEAR, LAST_YEAR = 2010, 2099
+
+
+def in_programme_years(year: int, text, earliest: int = FIRST_YEAR) -> None:
+    if not earliest <= year <= LAST_YEAR:
+        raise ValueError(f"'{text}': năm {year} ngoài {earliest}-{LAST_YEAR} (year outside the programme's years)")
+
+
 def date(value) -> str:
     """`YYYY-MM-DD`, `dd/mm/yyyy` (also `-` or `.` separated) or a spreadsheet date → ISO text."""
     if isinstance(value, dt.datetime):
-        return value.date().isoformat()
+        value = value.date()
     if isinstance(value, dt.date):
+        in_programme_years(value.year, value.isoformat())
         return value.isoformat()
     text = cell_text(value)
     if text is None:
@@ -270,9 +282,11 @@ def date(value) -> str:
     text = ascii_digits(text)
     for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
         try:
-            return dt.datetime.strptime(text, pattern).date().isoformat()
+            parsed = dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
+        in_programme_years(parsed.year, text)
+        return parsed.isoformat()
     raise ValueError(f"'{text}' không phải ngày (not a date: use YYYY-MM-DD or dd/mm/yyyy)")
 
 
@@ -283,6 +297,7 @@ _PERIOD_MONTH_FIRST = re.compile(r"^(\d{1,2})/(\d{4})$")
 def period(value) -> str:
     """Reporting period → `YYYY-MM`, `YYYY-Qn`, `YYYY-Hn` or `YYYY`."""
     if isinstance(value, (dt.date, dt.datetime)):
+        in_programme_years(value.year, value.isoformat()[:7])
         return f"{value.year:04d}-{value.month:02d}"
     text = ascii_digits(cell_text(value) or "").lower().replace(" ", "")
     match = _PERIOD_MONTH_FIRST.match(text)
@@ -294,6 +309,7 @@ def period(value) -> str:
             f"'{cell_text(value)}' không phải kỳ báo cáo (not a period: YYYY-MM, YYYY-Qn, YYYY-H1, YYYY-H2, YYYY)"
         )
     year, month, quarter, half = match.groups()
+    in_programme_years(int(year), cell_text(value))
     if month:
         if not 1 <= int(month) <= 12:
             raise ValueError(f"'{cell_text(value)}': tháng {month} không hợp lệ (no such month)")

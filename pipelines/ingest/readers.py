@@ -165,7 +165,10 @@ def _header_map(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile):
             if header is None:
                 continue
             f = lookup.get(n.fold(header))
-            if f is not None and f.key not in columns:
+            if f is not None and f.key in columns:  # which of the two holds the values? neither is a guess to make
+                parsed.problem(grid.name, row_number, grid.column_ref(index, header), "duplicate_column",
+                               f"cột '{f.label}' ({f.key}) xuất hiện hai lần (column appears twice)")
+            elif f is not None:
                 columns[f.key] = (index, header)
         missing = [f for f in fields if f.required and f.key not in columns]
         for f in missing:
@@ -250,11 +253,15 @@ def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile, blank_keys: di
 _SHOWN_SHEETS = frozenset(n.fold(t.sheet) for t in (TONG_HOP, CHI_TIEU, OCOP, CLAIMS))
 
 
-def _xlsx_grids(data: bytes) -> dict[str, Grid]:
+def _xlsx_grids(data: bytes, parsed: ParsedFile) -> dict[str, Grid]:
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     formats = shown_formats(data, _SHOWN_SHEETS, n.fold) if data[:2] == b"PK" else {}
     grids = {}
     for name in workbook.sheet_names:
+        if n.fold(name) in grids:  # "OCOP" and "ocop ": sheets are matched by folded name, so one would be lost
+            parsed.problem(name, None, None, "duplicate_sheet",
+                           f"trang '{name}' trùng tên với trang '{grids[n.fold(name)].name}' (two sheets of one name)")
+            continue
         sheet = workbook.get_sheet_by_name(name)
         rows = sheet.to_python(skip_empty_area=False)
         grids[n.fold(name)] = Grid(name, [(i + 1, r) for i, r in enumerate(rows)], spreadsheet=True,
@@ -340,7 +347,7 @@ def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
         return
     if data[:8] == _OLE2_MAGIC:  # an old .xls workbook: calamine reads it like an .xlsx
         try:
-            _parse_workbook(_xlsx_grids(data), parsed)
+            _parse_workbook(_xlsx_grids(data, parsed), parsed)
         except Exception as error:
             parsed.problem(None, None, None, "unreadable_file", f"không đọc được tệp .xls (cannot read: {error})")
         return
@@ -352,9 +359,9 @@ def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
             names = {i.filename for i in archive.infolist()}
             if "xl/workbook.xml" in names:
                 if check_sheet_dimensions(parsed, archive, data, limits):
-                    _parse_workbook(_xlsx_grids(data), parsed)
+                    _parse_workbook(_xlsx_grids(data, parsed), parsed)
             elif _is_ods(archive, names):
-                _parse_workbook(_xlsx_grids(data), parsed)
+                _parse_workbook(_xlsx_grids(data, parsed), parsed)
             else:
                 grids = _bundle_grids(archive, parsed, limits)
                 if parsed.has_errors:
@@ -615,12 +622,19 @@ def _parse_claims(grid: Grid, parsed: ParsedFile) -> None:
         if not all(f.key in record for f in CLAIMS.fields if f.required):
             continue
         unit = values.get("ma_don_vi")
-        if unit and unit.isdigit():  # a code Excel stored as a number lost its leading zero
-            values["ma_don_vi"] = unit.zfill(2 if values["cap"] == "tinh" else 3)
-        if values["cap"] != "toan_quoc" and not values.get("ma_don_vi"):
+        if values["cap"] == "toan_quoc":
+            values["ma_don_vi"] = None  # the nation has no code; whatever was typed there names nothing
+        elif not unit:
             parsed.problem(grid.name, line, "ma_don_vi", "missing_value",
                            "thiếu mã đơn vị (unit code required unless cap is toan_quoc)")
             continue
+        else:
+            digits = 2 if values["cap"] == "tinh" else 3
+            try:  # a code Excel stored as a number lost its leading zeros: n.code restores them
+                values["ma_don_vi"] = n.code(unit, digits)
+            except ValueError as error:
+                parsed.problem(grid.name, line, record["ma_don_vi"][1], "invalid_value", f"Mã đơn vị: {error}")
+                continue
         if values["tu_thang"] > values["den_thang"]:
             parsed.problem(grid.name, line, "tu_thang", "invalid_range",
                            f"từ tháng {values['tu_thang']} sau đến tháng {values['den_thang']} (range reversed)")
