@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -64,10 +65,11 @@ def _serve(conn, memory_limit: int | None, with_suites: bool) -> None:
                 result = _ingest(home, suites)
             conn.send(("ok", result))
         except BaseException:  # a Rust panic arrives as a BaseException; anything that escapes is a crash
-            if suites is not None:  # the suites' process may be the part that failed: start afresh
+            trace = traceback.format_exc()
+            if suites is not None and "process ended before answering" in trace:  # the suites' process died
                 suites.close()
                 suites = None
-            conn.send(("raised", traceback.format_exc()))
+            conn.send(("raised", trace))
     if suites is not None:
         suites.close()
 
@@ -97,6 +99,11 @@ class Worker:
         self.memory_limit, self.timeout, self.suites = memory_limit, timeout, suites
         self.process = None
         self.restarts = 0
+        self.timings: list[tuple[float, str, str]] = []  # (seconds, op, file or home): the slow cases
+
+    def slowest(self, count: int = 5) -> str:
+        return ", ".join(f"{op} {Path(target).name[:60]} {seconds:.1f} s"
+                         for seconds, op, target in sorted(self.timings, reverse=True)[:count])
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # nothing of the test process's state is copied
@@ -109,6 +116,7 @@ class Worker:
         """("ok", result) | ("raised", traceback) | ("died", exit code) | ("timeout", seconds)."""
         if self.process is None:
             self._start()
+        started = time.monotonic()
         try:
             self.conn.send((op, str(home), *map(str, args)))
             if not self.conn.poll(self.timeout):
@@ -120,6 +128,8 @@ class Worker:
             code = self.process.exitcode
             self._kill()
             return "died", code
+        finally:
+            self.timings.append((time.monotonic() - started, op, str(args[0] if args else home)))
 
     def _kill(self) -> None:
         if self.process.is_alive():

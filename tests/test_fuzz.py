@@ -66,7 +66,7 @@ def test_mutated_files_are_loaded_or_quarantined_and_never_stop_their_valid_neig
 
     one_batch()
     assert set(exercised) == set(MUTATIONS), exercised  # every class drawn: the harness itself is sound
-    assert not failures, report(failures)
+    assert not failures, report(failures) + f"\nslowest: {worker.slowest()}"
 
 
 def test_round_trip_of_valid_files_keeps_them_valid(worker, tmp_path):
