@@ -69,7 +69,64 @@ class HomePaths:
     def dbt_target(self) -> Path:
         return self.home / ".dbt-target"
 
+    @property
+    def receipts(self) -> Path:
+        """When each file in landing/ was first seen (pipelines/ingest/receipts.py)."""
+        return self.home / ".ntm" / "receipts.jsonl"
+
     def ensure(self) -> "HomePaths":
         for path in (self.landing, self.reference, self.archive, self.quarantine, self.published, self.reports):
             path.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"${name}: not a number: {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one received file may cost to read (docs/ingestion.md, "Limits"). A file over a limit is
+    quarantined naming it; the worker memory limit catches what the other checks cannot foresee.
+
+    Defaults are a hundred times what a real submission needs (a commune workbook is ~20 KB and
+    ~500 cells; a district bundle ~200 KB), and each can be set by the environment variable named
+    in `ENV` or by the Dagster `settings` resource."""
+
+    max_file_mb: float = 200.0  # bytes of the received file
+    max_zip_members: int = 1000  # entries in a zip, xlsx or ods
+    max_expanded_mb: float = 512.0  # declared uncompressed bytes of all members together
+    max_compression_ratio: float = 100.0  # expanded / compressed, checked once expanded passes ratio_floor_mb
+    ratio_floor_mb: float = 16.0
+    max_cells_per_sheet: int = 1_000_000  # declared sheet dimension (rows × columns), or a CSV's cells
+    worker_memory_mb: float = 2048.0  # address space of one parsing worker (RLIMIT_AS)
+    file_timeout_s: float = 300.0  # wall time one file may take in a worker
+
+    ENV = {
+        "max_file_mb": "NTM_MAX_FILE_MB", "max_zip_members": "NTM_MAX_ZIP_MEMBERS",
+        "max_expanded_mb": "NTM_MAX_EXPANDED_MB", "max_compression_ratio": "NTM_MAX_COMPRESSION_RATIO",
+        "ratio_floor_mb": "NTM_RATIO_FLOOR_MB", "max_cells_per_sheet": "NTM_MAX_CELLS_PER_SHEET",
+        "worker_memory_mb": "NTM_WORKER_MEMORY_MB", "file_timeout_s": "NTM_FILE_TIMEOUT_S",
+    }
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Limits":
+        """Defaults, then the environment, then `overrides` that are not None (the Dagster resource)."""
+        values = {}
+        for name, variable in cls.ENV.items():
+            default = getattr(cls, name)
+            value = overrides.get(name)
+            if value is None:
+                value = _env_number(variable, default)
+            values[name] = type(default)(value)
+        return cls(**values)
+
+    @staticmethod
+    def mib(value: float) -> int:
+        return int(value * 1024 * 1024)

@@ -267,15 +267,16 @@ def issues(home, code):
                                  "where ma_kiem_tra = ?", [code])
 
 
-def test_unknown_commune_code_is_an_error_issue_and_fails_validate(pipeline_home, capsys):
+def test_unknown_commune_code_is_quarantined_by_the_run_and_fails_validate(pipeline_home, capsys):
+    """The run applies validate's reference rules at ingest (reference_rules.py): the same verdict."""
     home, exit_code = pipeline_home
     assert exit_code == 2  # publication withheld by the error issues
-    [(unit, ky, severity, status, message)] = issues(home, "SUBMISSION_UNKNOWN_COMMUNE")
+    [(unit, ky, severity, status, message)] = issues(home, "INGEST_UNKNOWN_COMMUNE")
     assert (unit, ky, severity, status) == (UNKNOWN, "2020-06", "error", "open")
-    assert "ma_la.xlsx" in message
-    assert query(home.warehouse, "select status from raw.files where file_name = 'ma_la.xlsx'") == [("accepted",)]
-    [archived] = query(home.warehouse, "select stored_path from raw.files where file_name = 'ma_la.xlsx'")[0]
-    assert (home.home / archived).exists()  # kept on record
+    assert "ma_la.xlsx" in message and "sheet ThongTin" in message
+    [(status, stored)] = query(home.warehouse, "select status, stored_path from raw.files where file_name = 'ma_la.xlsx'")
+    assert status == "rejected" and (home.home / stored).exists()  # kept on record
+    assert query(home.warehouse, "select count(*) from raw.submissions where ma_xa = ?", [UNKNOWN]) == [(0,)]
 
     probe = home.home / "ma_la_probe.xlsx"
     probe.write_bytes(workbook_bytes(a_submission(UNKNOWN, "Xã Không Có")))
@@ -284,15 +285,14 @@ def test_unknown_commune_code_is_an_error_issue_and_fails_validate(pipeline_home
     assert "[unknown_commune] ma_la_probe.xlsx: sheet ThongTin, row 2, column ma_xa" in out
 
 
-def test_commune_outside_the_roster_is_an_out_of_scope_error_issue(pipeline_home, capsys):
+def test_commune_outside_the_roster_is_quarantined_and_validate_says_so(pipeline_home):
     home, _ = pipeline_home
-    [(unit, ky, severity, status, message)] = issues(home, "SUBMISSION_OUT_OF_SCOPE")
+    [(unit, ky, severity, status, message)] = issues(home, "INGEST_OUT_OF_ROSTER")
     assert (unit, ky, severity, status) == (OUTSIDE_ROSTER, "2020-06", "error", "open")
     assert "ngoai_danh_sach.xlsx" in message
-    assert [p.rule for p in validate_file(home.archive / next(
-        p.name for p in home.archive.iterdir()
-        if query(home.warehouse, "select count(*) from raw.files where file_name = 'ngoai_danh_sach.xlsx' "
-                                 "and stored_path = ?", [f"archive/{p.name}"])[0][0]), home)] == ["out_of_roster"]
+    [stored] = query(home.warehouse, "select stored_path from raw.files where file_name = 'ngoai_danh_sach.xlsx' "
+                                     "and status = 'rejected'")[0]
+    assert [p.rule for p in validate_file(home.home / stored, home)] == ["out_of_roster"]
 
 
 def test_resubmission_later_ngay_lap_supersedes_and_both_are_kept(pipeline_home):

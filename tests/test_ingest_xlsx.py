@@ -99,7 +99,6 @@ def test_a_large_batch_parsed_in_worker_processes_loads_the_same_rows(tmp_path, 
         home = HomePaths(tmp_path / f"home_{workers}").ensure()
         for name, data in files.items():
             (home.landing / name).write_bytes(data)
-        monkeypatch.setattr(store, "PARALLEL_FROM", 2)  # a pool for three files, as for a national month
         with duckdb.connect(str(home.warehouse)) as conn:
             result = store.ingest_landing(home, conn, workers=workers)
             loaded.append(conn.execute("select ma_xa, tieu_chi, trang_thai, source_row from raw.tieu_chi "

@@ -10,11 +10,14 @@ from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
 from pipelines.lib.resources import NtmSettings
 
 RAW_KEYS = [dg.AssetKey(["raw", table]) for table in RAW_TABLES]
+# A file is checked against the reference the warehouse holds (reference_rules.py): load it first.
+REFERENCE_KEYS = [dg.AssetKey(["ref", "admin_units"]), dg.AssetKey(["ref", "roster"])]
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(key, group_name="raw") for key in RAW_KEYS],
-    description="Reads every new file in landing/ (submissions and claims), loads accepted files' rows "
+    specs=[dg.AssetSpec(key, group_name="raw", deps=REFERENCE_KEYS) for key in RAW_KEYS],
+    description="Reads every new file in landing/ (submissions and claims) in worker processes within "
+                "the limits, checks it against the reference and its receipt, loads accepted files' rows "
                 "with lineage in one transaction, archives them by content hash, quarantines the rest "
                 "beside a reasons file.",
 )
@@ -26,10 +29,10 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
             from pipelines.quality.expectations import SuitesProcess
 
             with SuitesProcess() as suites:
-                result = ingest_landing(paths, conn, validate_batch=suites)
+                result = ingest_landing(paths, conn, validate_batch=suites, limits=settings.limits())
             suite_results = suites.results
         else:
-            result = ingest_landing(paths, conn)
+            result = ingest_landing(paths, conn, limits=settings.limits())
     context.log.info(f"ingested from {paths.landing}: {result.summary()}")
     for name in result.rejected:
         context.log.warning(f"rejected {name}: see {paths.quarantine} for the reasons file")

@@ -20,11 +20,17 @@ from python_calamine import CalamineWorkbook
 
 from pipelines import rules
 from pipelines.ingest import normalize as n
+from pipelines.ingest.limits import (
+    check_file_size, check_sheet_dimensions, check_zip, is_ignored_member, is_unsafe_member,
+)
 from pipelines.ingest.schema import (
     CLAIMS, CRITERIA_SETS, KEY_VALUE_HEADER, SUBMISSION_KEYS, SUBMISSION_TABLES, THONG_TIN,
     TIEU_CHI, TONG_HOP, Field, Table,
 )
 
+from pipelines.settings import Limits
+
+DEFAULT_LIMITS = Limits()
 SUBMISSION = "submission"
 CLAIMS_KIND = "claims"
 
@@ -226,75 +232,136 @@ def _xlsx_grids(data: bytes) -> dict[str, Grid]:
     return grids
 
 
-def _csv_grid(name: str, data: bytes) -> Grid:
+class UnreadableCsv(ValueError):
+    """A CSV the csv module cannot split (an unclosed quote, a field over its size limit)."""
+
+    def __init__(self, row: int | None, rule: str, message: str):
+        super().__init__(message)
+        self.row, self.rule = row, rule
+
+
+def _csv_grid(name: str, data: bytes, limits: Limits | None = None) -> Grid:
     text = data.decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise UnreadableCsv(reader.line_num or None, "unreadable_csv",
+                            f"không đọc được CSV (cannot split the CSV: {error})") from None
+    cells = sum(map(len, rows))
+    limit = (limits or DEFAULT_LIMITS).max_cells_per_sheet
+    if cells > limit:
+        raise UnreadableCsv(None, "limit_sheet_cells",
+                            f"{cells:,} ô (CSV holds {cells:,} cells; limit max_cells_per_sheet = {limit:,})")
     return Grid(name, [(i + 1, r) for i, r in enumerate(rows)], spreadsheet=False)
 
 
-def _bundle_grids(archive: zipfile.ZipFile, parsed: ParsedFile) -> dict[str, Grid]:
-    grids = {}
+def _bundle_grids(archive: zipfile.ZipFile, parsed: ParsedFile, limits: Limits) -> dict[str, Grid]:
+    """The bundle's CSV members by folded name. Zip-tool extras (`__MACOSX/`, `._*`, hidden files)
+    are ignored; a member name that climbs out of its folder, or one table twice (also under two
+    folders), is an error: which copy to load would be a guess."""
+    grids, seen = {}, {}
     for info in archive.infolist():
-        if info.is_dir():
+        if info.is_dir() or is_ignored_member(info.filename):
             continue
-        base = info.filename.rsplit("/", 1)[-1]
+        if is_unsafe_member(info.filename):
+            parsed.problem(info.filename, None, None, "unsafe_member_name",
+                           "tên tệp trong gói ra ngoài thư mục (member name leaves its folder: ../ or absolute)")
+            continue
+        base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
         if not base.lower().endswith(".csv"):
             continue
+        key = n.fold(base[:-4])
+        if key in seen:
+            parsed.problem(base, None, None, "duplicate_member",
+                           f"gói có hai tệp {base} ({seen[key]} và {info.filename}) (the same table twice in the bundle)")
+            continue
+        seen[key] = info.filename
         try:
-            grids[n.fold(base[:-4])] = _csv_grid(base, archive.read(info))
+            grids[key] = _csv_grid(base, archive.read(info), limits)
         except UnicodeDecodeError:
             parsed.problem(base, None, None, "encoding", "tệp không phải UTF-8 (file is not UTF-8 text)")
+        except UnreadableCsv as error:
+            parsed.problem(base, error.row, None, error.rule, str(error))
     return grids
 
 
-def parse_bytes(name: str, data: bytes) -> ParsedFile:
-    """Recognise a file by its content and read it. Never raises for bad input: problems say why."""
+def parse_bytes(name: str, data: bytes, limits: Limits | None = None) -> ParsedFile:
+    """Recognise a file by its content and read it. Never raises for bad input: problems say why,
+    also for a reader's own failure (rule `reader_error`) or memory running out (`limit_worker_memory`)."""
     parsed = ParsedFile(name=name, sha256=sha256_of(data))
+    try:
+        _parse_content(parsed, data, limits or DEFAULT_LIMITS)
+    except MemoryError:
+        parsed.rows.clear()
+        parsed.problem(None, None, None, "limit_worker_memory",
+                       "hết bộ nhớ khi đọc tệp (reading the file needed more memory than the limit worker_memory_mb)")
+    except Exception as error:  # a reader's own bug must not pass for a good file, nor stop the batch
+        parsed.rows.clear()
+        parsed.problem(None, None, None, "reader_error",
+                       f"không đọc được tệp (reader failed: {type(error).__name__}: {error})")
+    return parsed
+
+
+def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
+    name = parsed.name
     suffix = Path(name).suffix.lower()
+    if not check_file_size(parsed, len(data), limits):
+        return
     if data[:8] == _OLE2_MAGIC:  # an old .xls workbook: calamine reads it like an .xlsx
         try:
             _parse_workbook(_xlsx_grids(data), parsed)
         except Exception as error:
             parsed.problem(None, None, None, "unreadable_file", f"không đọc được tệp .xls (cannot read: {error})")
-        return parsed
+        return
     if data[:4] == b"PK\x03\x04":
         try:
-            if b"xl/workbook.xml" in data:  # an xlsx: calamine reads the zip itself, no need to list it first
-                _parse_workbook(_xlsx_grids(data), parsed)
-                return parsed
             archive = zipfile.ZipFile(io.BytesIO(data))
+            if not check_zip(parsed, archive, len(data), limits):
+                return
             names = {i.filename for i in archive.infolist()}
-            if _is_ods(archive, names):
+            if "xl/workbook.xml" in names:
+                if check_sheet_dimensions(parsed, archive, limits):
+                    _parse_workbook(_xlsx_grids(data), parsed)
+            elif _is_ods(archive, names):
                 _parse_workbook(_xlsx_grids(data), parsed)
             else:
-                grids = _bundle_grids(archive, parsed)
+                grids = _bundle_grids(archive, parsed, limits)
+                if parsed.has_errors:
+                    return
                 if "thongtin" in grids:
                     _parse_submission_bundle(grids, parsed)
                 else:
                     parsed.problem(None, None, None, "unrecognised_zip",
                                    "tệp zip không có thong_tin.csv (zip holds no thong_tin.csv)")
         except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError) as error:
+            parsed.rows.clear()
             parsed.problem(None, None, None, "unreadable_file",
                            f"không đọc được tệp nén (damaged or truncated zip/xlsx: {error})")
+        except MemoryError:
+            raise
         except Exception as error:  # calamine raises its own error types for damaged workbooks
+            parsed.rows.clear()
             parsed.problem(None, None, None, "unreadable_file", f"không đọc được tệp (cannot read: {error})")
-        return parsed
+        return
     if suffix in (".xlsx", ".zip", ".xlsm"):
         parsed.problem(None, None, None, "unreadable_file",
                        f"tệp {suffix} không phải tệp Excel/zip hợp lệ (not a valid workbook or zip)")
-        return parsed
+        return
     try:
-        grid = _csv_grid(name, data)
+        grid = _csv_grid(name, data, limits)
     except UnicodeDecodeError:
         parsed.problem(None, None, None, "encoding", "tệp không phải UTF-8 (file is not UTF-8 text)")
-        return parsed
+        return
+    except UnreadableCsv as error:
+        parsed.problem(None, error.row, None, error.rule, str(error))
+        return
     header = next((cells for _, cells in grid.rows if not _is_blank(cells)), [])
     if any(n.fold(c) in ("chiso", n.fold("Chỉ số")) for c in header):
         _parse_claims(grid, parsed)
     else:
         parsed.problem(None, None, None, "unrecognised_file",
                        "không nhận ra tệp (not a submission workbook, CSV bundle or claims file)")
-    return parsed
 
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -316,10 +383,21 @@ def _parse_workbook(grids: dict[str, Grid], parsed: ParsedFile) -> None:
                        f"không có trang ThongTin hoặc ChiSo (no sheet named ThongTin or ChiSo; found: {sheets})")
 
 
-def parse_path(path: Path) -> ParsedFile:
-    """Read and parse one file; also what a parsing worker runs (this module imports neither Dagster
-    nor DuckDB, so a worker starts in a fraction of a second)."""
-    return parse_bytes(path.name, path.read_bytes())
+def parse_path(path: Path, limits: Limits | None = None) -> ParsedFile:
+    """Read and parse one file; what a parsing worker runs (this module imports neither Dagster nor
+    DuckDB, so a worker starts in a fraction of a second). A file over `max_file_mb` is hashed in
+    chunks and never read whole."""
+    limits = limits or DEFAULT_LIMITS
+    size = path.stat().st_size
+    if size > Limits.mib(limits.max_file_mb):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        parsed = ParsedFile(name=path.name, sha256=digest.hexdigest())
+        check_file_size(parsed, size, limits)
+        return parsed
+    return parse_bytes(path.name, path.read_bytes(), limits)
 
 
 # --- submissions -------------------------------------------------------------------------------

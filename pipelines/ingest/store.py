@@ -3,13 +3,14 @@
 Raw tables are append-only and hold canonical text with lineage (file, sheet, row); dbt staging
 casts them. One transaction per batch: a failure part-way loads nothing and leaves every file in
 `landing/`. Files are moved only after the commit, and a rerun finishes any move left undone.
+Files are parsed in worker processes (worker.py), so no file can stop the batch; a file whose rows
+the database refuses is found by loading file by file and quarantined, and the batch loads without it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.ingest.readers import ParsedFile, parse_path
-from pipelines.settings import HomePaths
+from pipelines.ingest import receipts, worker
+from pipelines.ingest.limits import is_temporary
+from pipelines.ingest.readers import ParsedFile
+from pipelines.ingest.reference_rules import Reference, check_reference
+from pipelines.settings import HomePaths, Limits
 
 _LINEAGE = {"file_sha256": "VARCHAR", "file_name": "VARCHAR", "source_sheet": "VARCHAR", "source_row": "INTEGER"}
 _SUBMISSION_REF = {"submission_id": "VARCHAR", "ma_xa": "VARCHAR", "ky_bao_cao": "VARCHAR"}
@@ -32,8 +36,9 @@ def _text(*names: str) -> dict:
 RAW_TABLES: dict[str, dict[str, str]] = {
     "files": {
         "file_sha256": "VARCHAR PRIMARY KEY", "file_name": "VARCHAR", "kind": "VARCHAR",
-        "arrived_at": "TIMESTAMP", "ingested_at": "TIMESTAMP", "status": "VARCHAR",
-        "stored_path": "VARCHAR", "n_errors": "INTEGER", "n_warnings": "INTEGER",
+        # arrived_at: when the warehouse received the file (receipts.py); file_mtime: the file's own clock
+        "arrived_at": "TIMESTAMPTZ", "ingested_at": "TIMESTAMP", "status": "VARCHAR",
+        "stored_path": "VARCHAR", "n_errors": "INTEGER", "n_warnings": "INTEGER", "file_mtime": "TIMESTAMPTZ",
     },
     "submissions": {
         **_SUBMISSION_REF,
@@ -68,9 +73,32 @@ def create_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for table, columns in RAW_TABLES.items():
         body = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
         conn.execute(f"create table if not exists raw.{table} ({body})")
+    _migrate_receipt_time(conn)
 
 
-_ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "TIMESTAMP": pa.timestamp("us")}
+def _migrate_receipt_time(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before receipt times held the file's mtime, naive local time, in arrived_at:
+    it becomes time-zone aware (read in the machine's zone, as it was written) and is also kept as
+    file_mtime. It stays the arrival of those files, so their supersede order does not change."""
+    columns = dict(conn.execute("select column_name, data_type from information_schema.columns "
+                                "where table_schema = 'raw' and table_name = 'files'").fetchall())
+    if columns.get("arrived_at") == "TIMESTAMP":
+        conn.execute("begin transaction")
+        try:
+            conn.execute("alter table raw.files add column if not exists file_mtime TIMESTAMPTZ")
+            conn.execute("update raw.files set file_mtime = cast(arrived_at as TIMESTAMPTZ)")
+            conn.execute("alter table raw.files alter arrived_at set data type TIMESTAMPTZ "
+                         "using cast(arrived_at as TIMESTAMPTZ)")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    elif "file_mtime" not in columns:
+        conn.execute("alter table raw.files add column file_mtime TIMESTAMPTZ")
+
+
+_ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "TIMESTAMP": pa.timestamp("us"),
+                "TIMESTAMPTZ": pa.timestamp("us", tz=str(receipts.VIETNAM))}
 
 
 def _arrow_type(kind: str) -> pa.DataType:
@@ -120,18 +148,38 @@ class IngestResult:
 
 
 def landing_files(paths: HomePaths) -> list[Path]:
+    """Files waiting in landing/, without temporary and hidden ones (Excel's `~$` lock files,
+    `.DS_Store`, anything under a hidden folder): `ntm validate` skips the same (limits.is_temporary)."""
     return sorted(
         p for p in paths.landing.rglob("*")
-        if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith(".reasons.json")
+        if p.is_file() and not is_temporary(p.relative_to(paths.landing)) and not p.name.endswith(".reasons.json")
     )
 
 
+def _suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix if len(suffix) <= 10 else ""
+
+
 def archive_path(paths: HomePaths, sha256: str, name: str) -> Path:
-    return paths.archive / f"{sha256}{Path(name).suffix.lower()}"
+    return paths.archive / f"{sha256}{_suffix(name)}"
+
+
+_NAME_BYTES = 255 - len(".reasons.json")  # a file name's limit on Linux, macOS and Windows file systems
 
 
 def quarantine_path(paths: HomePaths, sha256: str, name: str) -> Path:
-    return paths.quarantine / f"{sha256[:12]}_{name}"
+    """`<sha12>_<name>`, the name shortened (on a character boundary, keeping its suffix) so that the
+    file and its reasons file fit 255 bytes: Vietnamese titles run long. The reasons file keeps the
+    whole name."""
+    prefix, name = f"{sha256[:12]}_", name.replace("\0", "")
+    if len((prefix + name).encode()) <= _NAME_BYTES:
+        return paths.quarantine / (prefix + name)
+    suffix = _suffix(name)
+    room = _NAME_BYTES - len(prefix.encode()) - len(suffix.encode()) - 1
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    stem = stem.encode()[:room].decode("utf-8", "ignore")
+    return paths.quarantine / f"{prefix}{stem}~{suffix}"
 
 
 def _move(source: Path, target: Path) -> None:
@@ -149,42 +197,33 @@ def _move(source: Path, target: Path) -> None:
 def _write_reasons(target: Path, parsed: ParsedFile, arrived_at: dt.datetime) -> None:
     reasons = {
         "file": parsed.name, "sha256": parsed.sha256, "arrived_at": arrived_at.isoformat(),
+        "stored_as": target.name,
         "problems": [p.as_dict() for p in parsed.problems],
     }
     Path(f"{target}.reasons.json").write_text(json.dumps(reasons, ensure_ascii=False, indent=2), "utf-8")
 
 
-PARALLEL_FROM = 200  # below this many files a worker pool costs more than it saves
-
-
 def ingest_workers() -> int:
     """Parsing processes: `$NTM_INGEST_WORKERS`, else up to 2 (the machines this runs on are small)."""
-    configured = os.environ.get("NTM_INGEST_WORKERS")
-    return max(1, int(configured)) if configured else min(2, os.cpu_count() or 1)
+    return worker.default_workers()
 
 
-def _parse_many(files: list[Path], workers: int) -> list[ParsedFile]:
-    """Read and parse files, in a process pool when the batch is large (a national month is ~8,000 files).
-
-    Workers read the files themselves, so no file's bytes cross a pipe. Parsing is pure Python per
-    cell, so threads would not help; forkserver rather than fork, because the parent holds a DuckDB
-    connection whose threads must not be copied into children."""
-    if workers <= 1 or len(files) < PARALLEL_FROM:
-        return [parse_path(path) for path in files]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        return list(pool.map(parse_path, files, chunksize=max(16, len(files) // (workers * 8))))
+def _parse_many(files: list[Path], workers: int, limits: Limits | None = None) -> list[ParsedFile]:
+    """Read and parse files in the worker pool (worker.py): workers read and hash the files
+    themselves, so no file's bytes cross a pipe, and a file that crashes its reader is quarantined."""
+    return worker.parse_files(files, limits or Limits.from_env(), workers)
 
 
 def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_batch=None,
-                   workers: int | None = None) -> IngestResult:
+                   workers: int | None = None, limits: Limits | None = None) -> IngestResult:
     """Ingest every file waiting in `landing/` as one batch.
 
+    Each file is parsed in a worker (worker.py, within `limits`, default `Limits.from_env()`), then
+    checked against the reference and its receipt time (reference_rules.py, as `ntm validate` does).
     `validate_batch(parsed_files, tables)` may add problems to files before loading (the batch-level
     Great Expectations suites); `tables` holds each raw table's rows of the batch (`table_rows`). A
     file with any error is quarantined whole (`expectations.SuitesProcess` runs the suites in a
-    process of its own). `workers` parsing processes (default `ingest_workers()`) share a large batch.
+    process of its own). `workers` parsing processes (default `ingest_workers()`) share the batch.
     """
     workers = ingest_workers() if workers is None else workers
     create_raw_tables(conn)
@@ -193,12 +232,14 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     result = IngestResult()
     known = {sha: (status, name) for sha, status, name in
              conn.execute("select file_sha256, status, file_name from raw.files").fetchall()}
-    received = [(path, dt.datetime.fromtimestamp(path.stat().st_mtime)) for path in landing_files(paths)]
+    files = landing_files(paths)
+    received = receipts.record_receipts(paths, files)
     batch: list[tuple[Path, ParsedFile, dt.datetime]] = []
     in_batch: set[str] = set()
     copies_in_batch: list[tuple[Path, str]] = []  # the same bytes twice in this batch: moved after the commit
-    parsed_files = _parse_many([path for path, _ in received], workers)
-    for (path, arrived_at), parsed in zip(received, parsed_files):
+    parsed_files = _parse_many(files, workers, limits)
+    reference = None
+    for path, parsed in zip(files, parsed_files):
         sha = parsed.sha256
         if sha in known:
             # Same bytes again: nothing changes; finish a move a crash may have left undone.
@@ -211,6 +252,10 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
             result.duplicates.append(path.name)
         else:
             in_batch.add(sha)
+            arrived_at = received.get(path) or receipts.now()
+            if parsed.rows.get("submissions") or parsed.rows.get("claims"):
+                reference = reference or Reference.from_warehouse(conn, paths.roster_file)
+                check_reference(parsed, reference, arrived_at)
             batch.append((path, parsed, arrived_at))
     del parsed_files
     readable = [(path, parsed) for path, parsed, _ in batch if not parsed.has_errors]
@@ -220,44 +265,22 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
         validate_batch([parsed for _, parsed in readable], tables)
 
     now = dt.datetime.now().replace(microsecond=0)
-    stored_paths = [archive_path(paths, parsed.sha256, path.name) if not parsed.has_errors
-                    else quarantine_path(paths, parsed.sha256, path.name) for path, parsed, _ in batch]
-    file_rows, problem_rows = [], []
-    for (path, parsed, arrived_at), stored in zip(batch, stored_paths):
-        file_rows.append(dict(
-            file_sha256=parsed.sha256, file_name=path.name, kind=parsed.kind, arrived_at=arrived_at,
-            ingested_at=now, status="rejected" if parsed.has_errors else "accepted",
-            stored_path=str(stored.relative_to(paths.home)),
-            n_errors=sum(p.severity == "error" for p in parsed.problems),
-            n_warnings=sum(p.severity == "warning" for p in parsed.problems),
-        ))
-        problem_rows += [dict(file_sha256=parsed.sha256, file_name=p.file, sheet=p.sheet, row=p.row,
-                              column=p.column, rule=p.rule, severity=p.severity, message=p.message,
-                              ma_xa=p.ma_xa, ky_bao_cao=p.ky_bao_cao, found_at=now)
-                         for p in parsed.problems]
-    # Rows of files the batch-level suites rejected are dropped; each row then gets its file's lineage.
-    accepted = pa.array([not parsed.has_errors for _, parsed in readable], pa.bool_())
-    shas = pa.array([parsed.sha256 for _, parsed in readable], pa.string())
-    names = pa.array([path.name for path, _ in readable], pa.string())
-    for table, rows in list(tables.items()):
-        rows = rows.filter(accepted.take(rows.column("_file")))
-        if not rows.num_rows:
-            del tables[table]
-            continue
-        files = rows.column("_file")
-        tables[table] = rows.drop_columns("_file").append_column("file_sha256", shas.take(files)).append_column(
-            "file_name", names.take(files))
-
-    conn.execute("begin transaction")
-    try:
-        _insert(conn, "files", _records_table("files", file_rows))
-        _insert(conn, "ingest_problems", _records_table("ingest_problems", problem_rows))
-        for table, rows in tables.items():
-            _insert(conn, table, rows)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+    while True:
+        stored_paths, file_rows, problem_rows, loaded = _batch_rows(paths, batch, readable, tables, now)
+        try:
+            _load(conn, file_rows, problem_rows, loaded)
+            break
+        except duckdb.Error as error:
+            # Rows the database refuses (a value no cast takes, a constraint): find the files whose
+            # rows fail on their own, quarantine them, and load the batch again without them.
+            failing = [i for i in _failing_files(conn, batch, file_rows, problem_rows, loaded)
+                       if not batch[i][1].has_errors]
+            if not failing:
+                raise
+            for index in failing:
+                batch[index][1].problem(None, None, None, "load_failed",
+                                        f"cơ sở dữ liệu không nhận các dòng của tệp (the database refused "
+                                        f"the file's rows: {str(error).splitlines()[0]})")
 
     for (path, parsed, arrived_at), stored in zip(batch, stored_paths):
         _move(path, stored)
@@ -269,5 +292,86 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     stored_by_sha = {parsed.sha256: stored for (_, parsed, _), stored in zip(batch, stored_paths)}
     for path, sha in copies_in_batch:
         _move(path, stored_by_sha[sha])
-    result.rows = {table: rows.num_rows for table, rows in tables.items()}
+    receipts.forget_gone(paths)
+    result.rows = {table: rows.num_rows for table, rows in loaded.items()}
     return result
+
+
+def _mtime(path: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, receipts.VIETNAM).replace(microsecond=0)
+    except OSError:
+        return None
+
+
+def _batch_rows(paths: HomePaths, batch, readable, tables: dict, now: dt.datetime):
+    """Where each file goes, its raw.files and raw.ingest_problems rows, and the rows of the raw
+    tables from the files still accepted, each with its file's lineage."""
+    stored_paths = [archive_path(paths, parsed.sha256, path.name) if not parsed.has_errors
+                    else quarantine_path(paths, parsed.sha256, path.name) for path, parsed, _ in batch]
+    file_rows, problem_rows = [], []
+    for (path, parsed, arrived_at), stored in zip(batch, stored_paths):
+        file_rows.append(dict(
+            file_sha256=parsed.sha256, file_name=path.name, kind=parsed.kind, arrived_at=arrived_at,
+            ingested_at=now, status="rejected" if parsed.has_errors else "accepted",
+            stored_path=str(stored.relative_to(paths.home)), file_mtime=_mtime(path),
+            n_errors=sum(p.severity == "error" for p in parsed.problems),
+            n_warnings=sum(p.severity == "warning" for p in parsed.problems),
+        ))
+        problem_rows += [dict(file_sha256=parsed.sha256, file_name=p.file, sheet=p.sheet, row=p.row,
+                              column=p.column, rule=p.rule, severity=p.severity, message=p.message,
+                              ma_xa=p.ma_xa, ky_bao_cao=p.ky_bao_cao, found_at=now)
+                         for p in parsed.problems]
+    # Rows of files rejected after parsing (suites, reference, load) are dropped; each row then gets its file's lineage.
+    accepted = pa.array([not parsed.has_errors for _, parsed in readable], pa.bool_())
+    shas = pa.array([parsed.sha256 for _, parsed in readable], pa.string())
+    names = pa.array([path.name for path, _ in readable], pa.string())
+    loaded = {}
+    for table, rows in tables.items():
+        rows = rows.filter(accepted.take(rows.column("_file")))
+        if not rows.num_rows:
+            continue
+        files = rows.column("_file")
+        loaded[table] = rows.drop_columns("_file").append_column("file_sha256", shas.take(files)).append_column(
+            "file_name", names.take(files))
+    return stored_paths, file_rows, problem_rows, loaded
+
+
+def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict], problem_rows: list[dict], tables: dict) -> None:
+    conn.execute("begin transaction")
+    try:
+        _insert(conn, "files", _records_table("files", file_rows))
+        _insert(conn, "ingest_problems", _records_table("ingest_problems", problem_rows))
+        for table, rows in tables.items():
+            _insert(conn, table, rows)
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def _failing_files(conn, batch, file_rows, problem_rows, tables) -> list[int]:
+    """Indexes in `batch` of the files whose rows alone fail to load (each tried and rolled back)."""
+    import pyarrow.compute as pc
+
+    failing = []
+    for index, (_, parsed, _) in enumerate(batch):
+        sha = parsed.sha256
+        mine = {table: rows.filter(pc.equal(rows.column("file_sha256"), sha)) for table, rows in tables.items()}
+        try:
+            _load_and_undo(conn, [r for r in file_rows if r["file_sha256"] == sha],
+                           [r for r in problem_rows if r["file_sha256"] == sha], mine)
+        except duckdb.Error:
+            failing.append(index)
+    return failing
+
+
+def _load_and_undo(conn, file_rows, problem_rows, tables) -> None:
+    conn.execute("begin transaction")
+    try:
+        _insert(conn, "files", _records_table("files", file_rows))
+        _insert(conn, "ingest_problems", _records_table("ingest_problems", problem_rows))
+        for table, rows in tables.items():
+            _insert(conn, table, rows)
+    finally:
+        conn.execute("rollback")
