@@ -34,7 +34,7 @@ TIMEOUT_S = 120  # one validate or one ingest of a batch
 class Failure:
     case: Case
     kind: str  # validate_crash|validate_died|validate_timeout|ingest_crash|ingest_died|ingest_timeout|
-    #            lost|no_reasons|neighbour_rejected|validate_disagrees|left_in_landing|run_exit
+    #            lost|no_reasons|neighbour_rejected|wrong_verdict|validate_disagrees|left_in_landing
     detail: str
 
     def describe(self) -> str:
@@ -253,6 +253,8 @@ def check_outcome(paths: HomePaths, cases: list[Case], verdicts: dict | None) ->
             failures.append(Failure(case, "lost", f"status {status!r}"))
         if case.mutation == "valid" and status != "accepted":
             failures.append(Failure(case, "neighbour_rejected", _summary(problems)))
+        elif case.expect and status != case.expect:
+            failures.append(Failure(case, "wrong_verdict", f"{status}, expected {case.expect}: {_summary(problems)}"))
         if verdicts and case.name in verdicts:
             code, output = verdicts[case.name]
             if (code == 0) != (status == "accepted"):

@@ -62,10 +62,11 @@ def a_submission(rng: random.Random) -> Submission:
 
 
 def some_claims(rng: random.Random) -> list[dict]:
+    """Counts whole, rates and means as officers write them (`72%`, `14,5`)."""
     first = rng.randint(1, 6)
     return [dict(cap="tinh", ma_don_vi="19", tu_thang=f"2020-{first:02d}", den_thang="2020-06", chi_so=metric,
-                 gia_tri=rng.choice([rng.randint(0, 200), f"{rng.randint(0, 100)}%", "45,5"]),
-                 nguon="Báo cáo sơ kết của tỉnh")
+                 gia_tri=rng.choice([f"{rng.randint(0, 100)}%", "14,5", 72]) if metric.startswith(("ty_le", "binh_quan"))
+                 else rng.randint(0, 200), nguon="Báo cáo sơ kết của tỉnh")
             for metric in rng.sample(CLAIM_METRICS, rng.randint(1, 5))]
 
 
@@ -96,6 +97,7 @@ class Case:
     name: str
     data: bytes = field(repr=False)
     note: str = ""  # what was done, for the report
+    expect: str | None = None  # "accepted" or "rejected" where the contract decides; None: either will do
 
     @property
     def key(self) -> str:
@@ -105,7 +107,7 @@ class Case:
 def valid_case(seed: int) -> Case:
     rng = random.Random(f"valid:{seed}")
     kind = rng.choice(BASES)
-    return Case("valid", seed, f"valid_{seed}_{kind}{EXTENSIONS[kind]}", base_bytes(kind, rng), kind)
+    return Case("valid", seed, f"valid_{seed}_{kind}{EXTENSIONS[kind]}", base_bytes(kind, rng), kind, "accepted")
 
 
 # --- documents: a file as named tables of rows ----------------------------------------------------

@@ -30,7 +30,10 @@ def _base(rng, kinds=BASES) -> tuple[str, bytes]:
 def truncate(rng):
     kind, data = _base(rng)
     cut = rng.choice([0, 1, 3, 30, len(data) // 2, len(data) - 22, len(data) - 1, rng.randrange(len(data))])
-    return data[:max(cut, 0)], EXTENSIONS[kind], f"{kind} cut to {cut} of {len(data)} bytes"
+    cut = max(cut, 0)
+    # Half a zip or workbook has lost rows whatever a lenient reader recovers: never a submission.
+    expect = "rejected" if kind != "claims_csv" and cut <= len(data) // 2 else None
+    return data[:cut], EXTENSIONS[kind], f"{kind} cut to {cut} of {len(data)} bytes", None, expect
 
 
 def byte_flip(rng):
@@ -107,28 +110,31 @@ def duplicate_sheet(rng):
     doc = read_doc(kind, data)
     target = rng.choice(list(doc.parts))
     twin = _changed_copy(doc.parts[target], rng)
+    expect = "rejected" if twin != doc.parts[target] else None  # two differing versions: which one counts?
     if kind == "claims_csv":
         rows = doc.parts[target]
         column = rng.randrange(len(rows[0]))
+        differs = any(row[column:column + 1] != twin_row[column:column + 1] for row, twin_row in zip(rows, twin))
         for row, twin_row in zip(rows, twin):
             row.append(twin_row[column] if column < len(twin_row) else "")
-        return write_doc(doc), ".csv", f"claims column {rows[0][column]!r} twice"
+        return (write_doc(doc), ".csv", f"claims column {rows[0][column]!r} twice", None,
+                "rejected" if differs else None)
     if kind == "bundle":
         base = target.rsplit("/", 1)[-1]
         name = rng.choice([target, target, base.title(), f"backup/{base}", base.upper()])
         doc.extra.append((name, _csv_of(twin)))
-        return write_doc(doc), ".zip", f"member {target} twice (as {name!r}), second one changed"
+        return write_doc(doc), ".zip", f"member {target} twice (as {name!r}), second one changed", None, expect
     folded = target.lower().replace(" ", "")
     taken = {name.lower() for name in doc.parts}
     names = [name for name in _FOLD_TWINS.get(folded, []) if name.lower() not in taken]
     if names and rng.random() < 0.6:
         name = rng.choice(names)
         doc.parts = {name: twin, **doc.parts} if rng.random() < 0.5 else {**doc.parts, name: twin}
-        return write_doc(doc), ".xlsx", f"sheet {target} and {name!r} (same name once folded), contents differ"
+        return write_doc(doc), ".xlsx", f"sheet {target} and {name!r} (same name once folded), contents differ", None, expect
     doc.parts["ZZDUPLICATE"] = twin  # then renamed in workbook.xml: no writer lets two sheets share a name
     data = rezip(write_doc(doc), lambda member, body: body.replace(
         b'name="ZZDUPLICATE"', f'name="{target}"'.encode()) if member == "xl/workbook.xml" else body)
-    return data, ".xlsx", f"two sheets named {target!r}, contents differ"
+    return data, ".xlsx", f"two sheets named {target!r}, contents differ", None, expect
 
 
 def _csv_of(rows) -> bytes:
@@ -144,6 +150,7 @@ def member_path(rng):
     kind = rng.choice(["bundle", "bundle", "bundle", "xlsx"])
     data = base_bytes(kind, rng)
     how = rng.choice(["prefix", "prefix", "macosx", "directory", "long"])
+    expect = None
     if kind == "xlsx":
         extra = rng.choice(["../../evil.txt", "/etc/passwd", "__MACOSX/xl/._workbook.xml", "xl/../../x.xml"])
         out = rezip(data, lambda name, body: body)
@@ -156,6 +163,7 @@ def member_path(rng):
     elif how == "macosx":
         doc.extra += [(f"__MACOSX/._{name}", _APPLE_DOUBLE) for name in doc.parts] + [(".DS_Store", b"\x00\x00\x00\x01Bud1")]
         note = "zipped on macOS (__MACOSX/._* and .DS_Store members)"
+        expect = "accepted"  # the same valid bundle: the Finder's extra members are not the officer's
     elif how == "directory":
         folder = rng.choice(["bao_cao/", "2020/06/", "Huyện Đại Từ/"])
         doc.parts = {folder + name: rows for name, rows in doc.parts.items()}
@@ -164,7 +172,7 @@ def member_path(rng):
     else:
         doc.parts = {("x" * 900 + "/" + name if rng.random() < 0.5 else name): rows for name, rows in doc.parts.items()}
         note = "members under a 900-character folder name"
-    return write_doc(doc), ".zip", note
+    return write_doc(doc), ".zip", note, None, expect
 
 
 def _append_member(data: bytes, name: str, body: bytes) -> bytes:
@@ -265,15 +273,15 @@ _LONG_WORDS = ("Báo cáo kết quả thực hiện Chương trình mục tiêu 
 def long_name(rng):
     if rng.random() < 0.7:
         kind, data = _base(rng)
-        ext, note = EXTENSIONS[kind], f"valid {kind}"
+        ext, note, expect = EXTENSIONS[kind], f"valid {kind}", "accepted"
     else:
         inner = rng.choice(["truncate", "odd_number", "wrong_sheet", "legacy_text"])
         case = make_case(inner, rng.randrange(1 << 30))
-        data, ext, note = case.data, "." + case.name.rsplit(".", 1)[-1], f"{case.key} ({case.note})"
+        data, ext, note, expect = case.data, "." + case.name.rsplit(".", 1)[-1], f"{case.key} ({case.note})", case.expect
     words = unicodedata.normalize("NFD" if rng.random() < 0.3 else "NFC", _LONG_WORDS)
     budget = rng.randint(235, 250) - len(ext.encode())
     stem = words.encode()[:budget].decode("utf-8", errors="ignore").rstrip()
-    return data, ext, f"{len((stem + ext).encode())}-byte name; {note}", stem + ext
+    return data, ext, f"{len((stem + ext).encode())}-byte name; {note}", stem + ext, expect
 
 
 # TCVN3 (ABC) puts Vietnamese letters on Latin-1 code points; VNI writes a base letter and its marks
@@ -359,7 +367,7 @@ def wrong_type(rng):
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr(f"inner{EXTENSIONS[kind]}", data)
         body, ext = buffer.getvalue(), ".zip"
-    return body, ext, f"{how} ({kind} base) named *{ext}"
+    return body, ext, f"{how} ({kind} base) named *{ext}", None, None if how == "renamed" else "rejected"
 
 
 MUTATIONS = {
@@ -371,7 +379,10 @@ MUTATIONS = {
 
 
 def make_case(mutation: str, seed: int) -> Case:
-    """One mutated file; the same (mutation, seed) gives the same name and bytes."""
+    """One mutated file; the same (mutation, seed) gives the same name and bytes. A class returns
+    (bytes, extension, note[, name[, expected verdict]]): a verdict only where the contract leaves no
+    doubt (a truncated zip is rejected, a macOS-zipped valid bundle is loaded)."""
     rng = random.Random(f"{mutation}:{seed}")
-    data, ext, note, *name = MUTATIONS[mutation](rng)
-    return Case(mutation, seed, name[0] if name else f"{mutation}_{seed}{ext}", data, note)
+    data, ext, note, *more = MUTATIONS[mutation](rng)
+    name, expect = (more + [None, None])[:2]
+    return Case(mutation, seed, name or f"{mutation}_{seed}{ext}", data, note, expect)

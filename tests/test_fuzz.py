@@ -29,9 +29,9 @@ from tests.fuzz_harness import Failure, Worker, check_batch, check_outcome, writ
 from tests.fuzz_support import valid_case
 from tests.mutations import MUTATIONS, make_case
 
-CASES_PER_BATCH = 8  # mutated files per landing folder, beside VALID_PER_BATCH valid ones
+CASES_PER_BATCH = 10  # mutated files per landing folder, beside VALID_PER_BATCH valid ones
 VALID_PER_BATCH = 2
-BATCHES = int(os.environ.get("NTM_FUZZ_BATCHES", "30"))  # 240 mutated + 60 valid files in CI
+BATCHES = int(os.environ.get("NTM_FUZZ_BATCHES", "20"))  # 200 mutated + 40 valid files in CI
 
 
 def report(failures: list[Failure], limit: int = 40) -> str:
