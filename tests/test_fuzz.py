@@ -50,6 +50,10 @@ def worker():
 
 
 def test_mutated_files_are_loaded_or_quarantined_and_never_stop_their_valid_neighbours(worker, tmp_path):
+    """For every file of every batch: no exception and no dead process, in the ingest or in `ntm
+    validate`; loaded, or quarantined beside reasons naming an error; valid neighbours loaded;
+    landing/ empty; validate's exit 0 exactly when the ingest accepted it; the contract's verdict
+    where it leaves no doubt. Failures are collected over all batches and listed together."""
     failures: list[Failure] = []
     exercised = collections.Counter()
     numbering = itertools.count()
