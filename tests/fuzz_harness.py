@@ -201,7 +201,8 @@ def check_batch(worker: Worker, root: Path, cases: list[Case], valids: list[Case
         write_landing(alone, [case] + valids)
         alone_status, alone_value = worker.call("ingest", alone.home)
         if alone_status != "ok":
-            blamed.append(Failure(case, kind, f"the batch's ingest {alone_status}: {_first_lines(str(alone_value))}"))
+            blamed.append(Failure(case, f"ingest_{'crash' if alone_status == 'raised' else alone_status}",
+                                  f"alone beside the valid files: {_first_lines(str(alone_value))}"))
     if not blamed:
         blamed = [Failure(case, kind, f"only together with {len(cases) - 1} other case(s): {_first_lines(str(value))}")
                   for case in cases]
