@@ -164,6 +164,8 @@ def _first_lines(text: str, count: int = 3) -> str:
 
 
 def write_landing(paths: HomePaths, cases: list[Case]) -> None:
+    names = [case.name for case in cases]
+    assert len(set(names)) == len(names), "two cases share a file name: one would overwrite the other"
     paths.ensure()
     for case in cases:
         (paths.landing / case.name).write_bytes(case.data)

@@ -278,7 +278,7 @@ def long_name(rng):
         inner = rng.choice(["truncate", "odd_number", "wrong_sheet", "legacy_text"])
         case = make_case(inner, rng.randrange(1 << 30))
         data, ext, note, expect = case.data, "." + case.name.rsplit(".", 1)[-1], f"{case.key} ({case.note})", case.expect
-    words = unicodedata.normalize("NFD" if rng.random() < 0.3 else "NFC", _LONG_WORDS)
+    words = unicodedata.normalize("NFD" if rng.random() < 0.3 else "NFC", f"{rng.randrange(10**6)} {_LONG_WORDS}")
     budget = rng.randint(235, 250) - len(ext.encode())
     stem = words.encode()[:budget].decode("utf-8", errors="ignore").rstrip()
     return data, ext, f"{len((stem + ext).encode())}-byte name; {note}", stem + ext, expect
