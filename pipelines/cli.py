@@ -134,14 +134,22 @@ def cmd_waive(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    """Synthetic national history (communes × months) as CSV bundles in landing/, with a roster."""
+    """Synthetic history (communes × months) as CSV bundles in landing/, with a roster (and claims)."""
     from pipelines.generate import generate_history
 
     paths = _home(args).ensure()
+    provinces = [p.strip().zfill(2) for p in args.provinces.split(",")] if args.provinces else None
     counts = generate_history(paths.home, communes=args.communes, months=args.months,
-                              first_month=args.first_month, seed=args.seed)
+                              first_month=args.first_month, seed=args.seed, provinces=provinces,
+                              claims=args.claims or args.planted_mismatch > 0, planted_mismatch=args.planted_mismatch,
+                              missing_rate=args.missing_rate, silent=args.silent)
     print(f"generated {counts['submissions']} submissions ({counts['communes']} communes × {counts['months']} "
           f"months) in {counts['files']} files under {paths.landing}")
+    if "claims" in counts:
+        print(f"claims: {counts['claims']}, of which {len(counts['planted'])} planted one off:")
+        for claim in counts["planted"]:
+            print(f"  {claim['cap']} {claim['ma_don_vi']} {claim['tu_thang']}..{claim['den_thang']} "
+                  f"{claim['chi_so']} = {claim['gia_tri']}")
     return EXIT_OK
 
 
@@ -162,6 +170,22 @@ def cmd_report(args) -> int:
         page = write_report(paths, build_report(conn, args.run_id))
     print(f"report: {page}")
     print(f"data: {page.with_suffix('.json')}")
+    return EXIT_OK
+
+
+def cmd_progress(args) -> int:
+    """The progress report of one unit and range, from the published warehouse (contract §6)."""
+    from pipelines.lib.resources import NtmSettings
+    from pipelines.publish.progress import ReportError, write_progress_report
+
+    try:
+        result = write_progress_report(_home(args), args.cap, args.ma_don_vi or "", args.tu, args.den,
+                                       Path(args.output) if args.output else None, NtmSettings().band_edges)
+    except ReportError as error:
+        print(f"ntm progress: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    for path in result["files"].values():
+        print(f"progress: {path}")
     return EXIT_OK
 
 
@@ -198,14 +222,28 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--run-id", default="manual")
     report.set_defaults(func=cmd_report)
 
+    progress = commands.add_parser("progress", help="write the progress report of one unit and range (html, xlsx, md)")
+    progress.add_argument("--cap", required=True, choices=["huyen", "tinh", "toan_quoc"])
+    progress.add_argument("--ma-don-vi", default="", help="district or province code (ignored for toan_quoc)")
+    progress.add_argument("--tu", required=True, help="first month, YYYY-MM")
+    progress.add_argument("--den", required=True, help="last month, YYYY-MM (stocks as of its end)")
+    progress.add_argument("-o", "--output", help="folder (default <home>/reports/tien_do/)")
+    progress.set_defaults(func=cmd_progress)
+
     generate = commands.add_parser("generate", help="write synthetic national history into landing/ (benchmarks)")
     generate.add_argument("--communes", type=int, default=8000)
     generate.add_argument("--months", type=int, default=60)
     generate.add_argument("--first-month", default="2020-07", help="YYYY-MM (default 2020-07: 60 months end June 2025)")
     generate.add_argument("--seed", type=int, default=2025)
+    generate.add_argument("--provinces", help="2025 province codes, comma-separated (default: communes of every province)")
+    generate.add_argument("--claims", action="store_true", help="also write the headline numbers they imply (chi_so_tong_hop.csv)")
+    generate.add_argument("--planted-mismatch", type=int, default=0, metavar="N", help="state N of those claims one off")
+    generate.add_argument("--missing-rate", type=float, default=0.0, help="share of monthly reports never sent")
+    generate.add_argument("--silent", type=int, default=0, metavar="N",
+                          help="N 2025 communes send nothing from July to December 2025")
     generate.set_defaults(func=cmd_generate)
 
-    for command in (run, demo, validate, template, waive, report, generate):  # `ntm run --home X` as well as `ntm --home X run`
+    for command in (run, demo, validate, template, waive, report, progress, generate):  # `ntm run --home X` as well as `ntm --home X run`
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs import dbt, ingest, publish, quality, reference
+from pipelines.defs import dbt, ingest, publish, quality, reference, reports
 from pipelines.lib.dbt import full_build_tags
 from pipelines.lib.resources import NtmSettings
 
@@ -49,7 +49,7 @@ def build_definitions(home: str | Path | None = None) -> dg.Definitions:
         """The whole pipeline over every month, once the month's reports are due."""
         return dg.RunRequest(tags=full_build_tags())
 
-    layers = dg.Definitions.merge(reference.defs, ingest.defs, dbt.defs, quality.defs, publish.defs)
+    layers = dg.Definitions.merge(reference.defs, ingest.defs, dbt.defs, quality.defs, publish.defs, reports.defs)
     return dg.Definitions.merge(layers, dg.Definitions(
         jobs=[pipeline],
         sensors=[landing_sensor],

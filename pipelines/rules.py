@@ -69,3 +69,12 @@ def title_aliases() -> dict[str, str]:
 def ocop_star_bands() -> dict[int, tuple[float, float]]:
     """Stars → [lowest score, score limit) of the band."""
     return {int(row["so_sao"]): (float(row["diem_tu"]), float(row["diem_duoi"])) for row in _seed("ocop_star_bands")}
+
+
+@lru_cache(maxsize=None)
+def criteria_set_of_month(month: str) -> str:
+    """The criteria set in force in a month (`YYYY-MM`), by the seed's `ap_dung_tu`/`ap_dung_den`."""
+    for row in _seed("criteria_sets"):
+        if row["ap_dung_tu"] <= month[:7] <= row["ap_dung_den"]:
+            return row["bo_tieu_chi"]
+    raise ValueError(f"no criteria set in force in {month}")

@@ -285,14 +285,17 @@ def test_unknown_commune_code_is_quarantined_by_the_run_and_fails_validate(pipel
     assert "[unknown_commune] ma_la_probe.xlsx: sheet ThongTin, row 2, column ma_xa" in out
 
 
-def test_commune_outside_the_roster_is_quarantined_and_validate_says_so(pipeline_home):
+def test_commune_outside_the_roster_loads_as_an_out_of_scope_error_issue_and_validate_warns(pipeline_home):
+    """Not quarantined: a roster mended later resolves the issue without a resubmission."""
     home, _ = pipeline_home
-    [(unit, ky, severity, status, message)] = issues(home, "INGEST_OUT_OF_ROSTER")
+    [(unit, ky, severity, status, message)] = issues(home, "SUBMISSION_OUT_OF_SCOPE")
     assert (unit, ky, severity, status) == (OUTSIDE_ROSTER, "2020-06", "error", "open")
     assert "ngoai_danh_sach.xlsx" in message
-    [stored] = query(home.warehouse, "select stored_path from raw.files where file_name = 'ngoai_danh_sach.xlsx' "
-                                     "and status = 'rejected'")[0]
-    assert [p.rule for p in validate_file(home.home / stored, home)] == ["out_of_roster"]
+    [(stored, warnings)] = query(home.warehouse, "select stored_path, n_warnings from raw.files "
+                                                 "where file_name = 'ngoai_danh_sach.xlsx' and status = 'accepted'")
+    assert warnings == 1
+    [problem] = validate_file(home.home / stored, home)
+    assert (problem.rule, problem.severity) == ("out_of_roster", "warning")
 
 
 def test_resubmission_later_ngay_lap_supersedes_and_both_are_kept(pipeline_home):

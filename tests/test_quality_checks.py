@@ -96,11 +96,14 @@ def _product(ma_xa: str, number: int, stars: int, score: int, decided: str) -> d
 
 
 def _deliver(paths: HomePaths, name: str, data: bytes, arrived: str) -> None:
-    """A file in landing/ whose arrival (its modification time) is `arrived`."""
+    """A file in landing/ received at `arrived` (Vietnam time; the receipt journal), modified then too."""
+    from pipelines.ingest.receipts import record_receipt
+
     target = paths.landing / name
     target.write_bytes(data)
     stamp = dt.datetime.fromisoformat(arrived).timestamp()
     os.utime(target, (stamp, stamp))
+    record_receipt(paths, target, dt.datetime.fromisoformat(arrived))
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,8 @@ def planted(tmp_path_factory) -> tuple[HomePaths, Home, int]:
 
     # History arrives on time (earliest file: the start of timeliness judgement); November splits
     # into a district that reported on time and one that reported five weeks late.
-    _deliver(paths, "lich_su.zip", bundle_bytes(batch(home.everyone, MONTHS[:-2])), "2019-02-05T08:00")
+    # (received once its last month is over: a period cannot end after its file's receipt)
+    _deliver(paths, "lich_su.zip", bundle_bytes(batch(home.everyone, MONTHS[:-2])), "2021-11-05T08:00")
     others = [u for u in home.everyone if u not in home.d2]
     _deliver(paths, "thang_11.zip", bundle_bytes(batch(others, ["2021-11"])), "2021-12-05T08:00")
     _deliver(paths, "thang_11_phu_luong.zip", bundle_bytes(batch(home.d2, ["2021-11"])), "2022-01-15T08:00")
@@ -260,10 +264,18 @@ def test_the_report_puts_what_blocked_first_then_warnings_then_completeness(plan
     assert (report["completeness_target"], report["timeliness_target"]) == (90.0, 75.0)
     assert any(r["ky"] == "2021-07" and r["ty_le_day_du"] < 90 for r in report["completeness_history"])
     # the page: same content, in that order, offline (no script, no external resource), well formed
-    blocking, warnings, completeness = (page.index(h) for h in ("1. Lỗi chặn", "2. Cảnh báo", "3. Báo cáo của xã"))
+    # one ongoing issue per unit and check, spanning its periods, instead of one per month
+    keys = [(g["ma_kiem_tra"], g["muc_do"], g["trang_thai"], g["cap"], g["ma_don_vi"]) for g in report["ongoing"]]
+    assert len(keys) == len(set(keys)) == report["summary"]["ongoing_issues"]
+    assert sum(g["so_van_de"] for g in report["ongoing"]) == report["summary"]["open_errors"] + \
+        report["summary"]["open_warnings"] + report["summary"]["waived"]
+    assert report["runs"] and report["runs"][-1]["loi"] == report["summary"]["open_errors"]  # chart over runs
+    blocking, warnings, claims, completeness = (
+        page.index(h) for h in ("1. Lỗi chặn", "2. Cảnh báo", "3. Chỉ số báo cáo", "5. Báo cáo của xã"))
+    assert claims > warnings
     assert page.index("SUB_INDICATOR_BELOW_THRESHOLD") < blocking  # named in the banner at the top
     assert "SUB_INDICATOR_BELOW_THRESHOLD" in page[blocking:warnings] and "FLOW_OUTLIER" not in page[blocking:warnings]
-    assert "FLOW_OUTLIER" in page[warnings:completeness]
+    assert "FLOW_OUTLIER" in page[warnings:claims]
     assert page.count("<svg") >= 3 and "Huyện Phú Lương" in page[completeness:]
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
 

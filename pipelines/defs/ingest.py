@@ -6,6 +6,7 @@ import hashlib
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.ingest.receipts import record_receipts
 from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
 from pipelines.lib.resources import NtmSettings
 
@@ -56,9 +57,12 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
 
 
 def landing_fingerprint(settings: NtmSettings) -> str | None:
+    """What waits in landing/, as a short digest (None when nothing does). Also journals each file's
+    receipt the first time it is seen (receipts.py): a sensor tick is when the warehouse got it."""
     files = landing_files(settings.paths)
     if not files:
         return None
+    record_receipts(settings.paths, files)
     digest = hashlib.sha256()
     for path in files:
         stat = path.stat()

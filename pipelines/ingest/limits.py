@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from pipelines.settings import Limits
@@ -65,6 +66,7 @@ def _column_number(letters: str) -> int:
     return number
 
 
+@lru_cache(maxsize=1024)  # the same few dimensions recur in every template
 def declared_cells(ref: str) -> int | None:
     """Cells in a dimension like `A1:J50` (500) or `B3` (1); None when it cannot be read."""
     corners = [_CELL.fullmatch(part.strip()) for part in ref.split(":")]
@@ -92,23 +94,39 @@ def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
     return names
 
 
-def check_sheet_dimensions(parsed, archive: zipfile.ZipFile, limits: Limits) -> bool:
+def _head(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, size: int = 1024) -> bytes:
+    """The first `size` bytes of a member, decompressed straight from the zip's bytes (a tenth of
+    the cost of `archive.open`, which matters at 8,000 workbooks × 5 sheets)."""
+    import struct
+    import zlib
+
+    start = info.header_offset
+    if data[start:start + 4] == b"PK\x03\x04" and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        name_length, extra_length = struct.unpack("<HH", data[start + 26:start + 30])
+        begin = start + 30 + name_length + extra_length
+        body = data[begin:begin + info.compress_size]
+        if info.compress_type == zipfile.ZIP_STORED:
+            return body[:size]
+        try:
+            return zlib.decompressobj(-15).decompress(body, size)
+        except zlib.error:
+            pass
+    with archive.open(info) as member:  # anything unusual: let zipfile deal with it
+        return member.read(size)
+
+
+def check_sheet_dimensions(parsed, archive: zipfile.ZipFile, data: bytes, limits: Limits) -> bool:
     """Each worksheet's declared dimension, read from the head of its XML (a few KiB decompressed,
     never the whole sheet), against `max_cells_per_sheet`."""
     ok = True
     for info in archive.infolist():
         if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
             continue
-        head = b""
-        with archive.open(info) as member:
-            while len(head) < 65536:
-                chunk = member.read(4096)
-                if not chunk:
-                    break
-                head += chunk
-                if _DIMENSION.search(head) or _SHEET_DATA.search(head):
-                    break
+        head = _head(archive, data, info)
         found = _DIMENSION.search(head)
+        if found is None and not _SHEET_DATA.search(head) and len(head) == 1024:
+            head = _head(archive, data, info, 65536)  # a long preamble (many column widths)
+            found = _DIMENSION.search(head)
         cells = declared_cells(found.group(1).decode("ascii", "replace")) if found else None
         if cells is not None and cells > limits.max_cells_per_sheet:
             sheet = _sheet_names(archive).get(info.filename, info.filename)

@@ -83,3 +83,14 @@ def forget_gone(paths: HomePaths) -> None:
     temporary = paths.receipts.with_suffix(".tmp")
     temporary.write_text("".join(line + "\n" for line in kept), "utf-8")
     os.replace(temporary, paths.receipts)
+
+
+def record_receipt(paths: HomePaths, path: Path, received_at: dt.datetime) -> None:
+    """Journal a known receipt time for a file in landing/ (history brought in later, whose receipt
+    is on record elsewhere), before a run or the sensor first sees it."""
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=VIETNAM)
+    paths.receipts.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"key": _key(paths, path), "received_at": received_at.isoformat()}, ensure_ascii=False)
+    with paths.receipts.open("a", encoding="utf-8") as journal:
+        journal.write(line + "\n")

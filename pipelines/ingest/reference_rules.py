@@ -4,7 +4,8 @@ roster, receipt = now) and `ntm run` (the warehouse's `ref.admin_units` and `ref
 file's receipt), so both give the same verdict.
 
 - the commune code must be a unit of its period's era (`rules.era_of_month`) or be in the roster;
-- where the roster lists communes of the code's province for that month, the code must be one;
+- where the roster lists communes of the code's province for that month, the code should be one
+  (a warning: the file loads and the warehouse's out-of-scope check holds it until the roster does);
 - `ma_tinh`, when given, must be the code's province; `ten_xa`, when given, should match (warning);
 - a period cannot end after the file was received (`period_after_receipt`), and a submission
   cannot be prepared more than a day after it (`ngay_lap_after_receipt`): such a date is a typing
@@ -45,8 +46,7 @@ class Reference:
 
     @classmethod
     def from_package(cls, roster_file: Path) -> "Reference":
-        """What `ntm validate` reads: the units package and the home's roster file (a bad roster
-        raises `RosterError` naming its row and column)."""
+        """What `ntm validate` reads: the units package and the valid rows of the home's roster file."""
         from pipelines.reference.roster import read_roster
 
         roster = read_roster(roster_file)
@@ -117,8 +117,12 @@ def check_reference(parsed: ParsedFile, reference: Reference, received: dt.datet
             continue
         province = unit[0] if unit else None
         if roster_codes and code not in roster_codes and (province is None or province in roster_provinces):
+            # A warning, and the file loads: the roster can be mended after the file arrived, and the
+            # warehouse's SUBMISSION_OUT_OF_SCOPE (an error issue) then resolves by itself.
             problem("ma_xa", "out_of_roster",
-                    f"xã {code} không có trong danh sách xã phải báo cáo (commune outside the roster)")
+                    f"xã {code} không có trong danh sách xã phải báo cáo: sẽ là lỗi SUBMISSION_OUT_OF_SCOPE "
+                    f"cho đến khi danh sách có xã này (commune outside the roster: an out-of-scope error "
+                    f"issue in the warehouse until the roster lists it)", "warning")
         if unit and sub.get("ten_xa") and n.commune_name_key(sub["ten_xa"]) != unit[1]:
             problem("ten_xa", "name_mismatch", f"tên '{sub['ten_xa']}' không khớp mã {code} ({unit[2]})", "warning")
         if unit and sub.get("ma_tinh") and sub["ma_tinh"] != province:

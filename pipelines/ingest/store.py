@@ -258,9 +258,7 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
                 check_reference(parsed, reference, arrived_at)
             batch.append((path, parsed, arrived_at))
     del parsed_files
-    readable = [(path, parsed) for path, parsed, _ in batch if not parsed.has_errors]
-    tables = {table: table_rows(table, [parsed for _, parsed in readable])
-              for table in RAW_TABLES if table not in ("files", "ingest_problems")}
+    readable, tables = _batch_tables(batch)
     if validate_batch is not None:
         validate_batch([parsed for _, parsed in readable], tables)
 
@@ -295,6 +293,25 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     receipts.forget_gone(paths)
     result.rows = {table: rows.num_rows for table, rows in loaded.items()}
     return result
+
+
+def _batch_tables(batch) -> tuple[list, dict]:
+    """The readable files and their rows per raw table. Rows a reader produced that do not fit their
+    column's type (a reader's bug) would fail every run: such a file gets `load_failed` instead."""
+    data_tables = [table for table in RAW_TABLES if table not in ("files", "ingest_problems")]
+    readable = [(path, parsed) for path, parsed, _ in batch if not parsed.has_errors]
+    try:
+        return readable, {table: table_rows(table, [parsed for _, parsed in readable]) for table in data_tables}
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        for _, parsed in readable:
+            try:
+                for table in data_tables:
+                    table_rows(table, [parsed])
+            except (pa.ArrowException, TypeError, ValueError, OverflowError) as error:
+                parsed.problem(None, None, None, "load_failed",
+                               f"không chuyển được các dòng của tệp (the file's rows do not fit their columns: {error})")
+        readable = [(path, parsed) for path, parsed in readable if not parsed.has_errors]
+        return readable, {table: table_rows(table, [parsed for _, parsed in readable]) for table in data_tables}
 
 
 def _mtime(path: Path) -> dt.datetime | None:

@@ -3,9 +3,9 @@
 A reader that aborts (python-calamine is Rust: an allocation it cannot make aborts the process) or
 exhausts memory kills only its worker. Each worker has an address-space limit (RLIMIT_AS,
 `Limits.worker_memory_mb`) and each file a time limit (`Limits.file_timeout_s`). The pool hands
-files out in small chunks and workers answer file by file, so the parent always knows which file a
-dead worker was on: that file gets the problem `reader_crashed` (or `reader_timeout`), the rest of
-its chunk goes back in the queue and a fresh worker takes over.
+files out in chunks, and a worker writes the index of the file it is on to shared memory, so the
+parent knows which file a dead worker was on: that file gets the problem `reader_crashed` (or
+`reader_timeout`), the rest of its chunk goes back in the queue and a fresh worker takes over.
 
 The pool lives as long as the process (a Dagster run, the UI's code server): its workers are forked
 from a forkserver that has already imported the readers, so a batch of a few files pays no start-up
@@ -38,8 +38,10 @@ def default_workers() -> int:
     return max(1, int(configured)) if configured else min(2, os.cpu_count() or 1)
 
 
-def _serve(conn, limits: Limits) -> None:
-    """A worker: parse the files of each chunk it receives, answering (index, ParsedFile) per file."""
+def _serve(conn, limits: Limits, current) -> None:
+    """A worker: parse the files of each chunk it receives and answer the chunk's ParsedFiles in one
+    message (one pickle shares the keys and codes every file repeats). Before each file it writes
+    the file's index to `current`, shared memory the parent reads when the worker dies or stalls."""
     import resource
 
     os.environ["RUST_BACKTRACE"] = "0"  # an abort's backtrace would only fill the run's log
@@ -54,25 +56,30 @@ def _serve(conn, limits: Limits) -> None:
             return
         if chunk is None:
             return
+        answers = []
         for index, path in chunk:
+            current.value = index
             try:
                 parsed = parse_path(path, limits)
             except OSError as error:  # gone, unreadable: parse_bytes itself never raises
                 parsed = ParsedFile(name=path.name, sha256=_sha256_of_file(path))
                 parsed.problem(None, None, None, "unreadable_file", f"không mở được tệp (cannot open: {error})")
-            conn.send((index, parsed))
+            answers.append(parsed)
+        conn.send(answers)
 
 
 @dataclass
 class _Worker:
     process: multiprocessing.Process
     conn: object
-    pending: deque = field(default_factory=deque)  # (index, path) sent and not answered, in order
-    since: float = 0.0  # when the file it is on began
+    current: object  # shared index of the file being parsed
+    chunks: deque = field(default_factory=deque)  # chunks of (index, path) sent and not answered, in order
+    seen: int = -1  # `current` at the last look
+    since: float = 0.0  # when `current` was last seen to change
 
     @property
     def busy(self) -> bool:
-        return bool(self.pending)
+        return bool(self.chunks)
 
 
 def _sha256_of_file(path: Path) -> str:
@@ -101,13 +108,18 @@ class ParsePool:
 
     def _start(self) -> _Worker:
         mine, theirs = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_serve, args=(theirs, self.limits), name="ntm-parse", daemon=True)
+        current = _CONTEXT.RawValue("q", -1)
+        process = _CONTEXT.Process(target=_serve, args=(theirs, self.limits, current), name="ntm-parse",
+                                   daemon=True)
         process.start()
         theirs.close()
-        return _Worker(process, mine)
+        return _Worker(process, mine, current)
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.conn.close()
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
         replacement = self._start()
         self._workers[self._workers.index(worker)] = replacement
         return replacement
@@ -120,19 +132,20 @@ class ParsePool:
         while len(self._workers) < wanted:
             self._workers.append(self._start())
         active = self._workers[:wanted]
-        # Small chunks: few messages for a national month, little requeued when a worker dies.
-        size = max(1, min(16, len(paths) // (wanted * 8)))
+        # Chunks big enough to share a pickle, small enough to spread the batch over the workers.
+        size = max(1, min(256, len(paths) // (wanted * 8)))
         queue = deque([(i, path) for i, path in enumerate(paths)][start:start + size]
                       for start in range(0, len(paths), size))
         while queue or any(w.busy for w in active):
             for position, worker in enumerate(active):
-                if not worker.busy and queue:
-                    if not worker.process.is_alive():  # died between batches
-                        worker = active[position] = self._replace(worker)
-                    chunk = queue.popleft()
-                    worker.pending.extend(chunk)
-                    worker.since = time.monotonic()
-                    worker.conn.send(chunk)
+                if not worker.busy and queue and not worker.process.is_alive():  # died between batches
+                    worker = active[position] = self._replace(worker)
+                # Two chunks in flight: the worker starts the next while its last answer is read.
+                while len(worker.chunks) < 2 and queue:
+                    if not worker.busy:
+                        worker.seen, worker.since = -1, time.monotonic()
+                    worker.chunks.append(queue.popleft())
+                    worker.conn.send(worker.chunks[-1])
             busy = [w for w in active if w.busy]
             deadline = min(w.since for w in busy) + self.limits.file_timeout_s
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
@@ -140,43 +153,44 @@ class ParsePool:
             for position, worker in enumerate(active):
                 if not worker.busy:
                     continue
-                dead = False
                 if worker.conn in ready or worker.process.sentinel in ready:
-                    dead = self._drain(worker, results)
-                if not dead and worker.busy and time.monotonic() - worker.since > self.limits.file_timeout_s:
-                    worker.process.kill()
-                    worker.process.join()
-                    index, path = worker.pending.popleft()
-                    results[index] = _failed(path, "reader_timeout", (
-                        f"đọc tệp quá {self.limits.file_timeout_s:g} giây (reading took longer than the limit "
-                        f"file_timeout_s = {self.limits.file_timeout_s:g} s)"))
-                    dead = True
-                elif dead:
-                    worker.process.join()
-                    index, path = worker.pending.popleft()
+                    try:
+                        while worker.busy and worker.conn.poll():
+                            answers = worker.conn.recv()
+                            for (index, _), parsed in zip(worker.chunks.popleft(), answers):
+                                results[index] = parsed
+                    except (EOFError, OSError):
+                        pass
+                    if not worker.busy or worker.process.is_alive():
+                        continue
                     code = worker.process.exitcode
                     how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-                    results[index] = _failed(path, "reader_crashed", (
+                    self._lost(worker, queue, results, "reader_crashed", (
                         f"trình đọc tệp bị dừng đột ngột ({how}) (the reader crashed on this file, "
                         f"e.g. out of memory past worker_memory_mb = {self.limits.worker_memory_mb:g} MiB)"))
-                if dead:
-                    queue.extendleft(reversed([[item] for item in worker.pending]))
+                    active[position] = self._replace(worker)
+                    continue
+                now = time.monotonic()
+                if worker.current.value != worker.seen:
+                    worker.seen, worker.since = worker.current.value, now
+                elif now - worker.since > self.limits.file_timeout_s:
+                    self._lost(worker, queue, results, "reader_timeout", (
+                        f"đọc tệp quá {self.limits.file_timeout_s:g} giây (reading took longer than the limit "
+                        f"file_timeout_s = {self.limits.file_timeout_s:g} s)"))
                     active[position] = self._replace(worker)
         return results  # type: ignore[return-value]
 
     @staticmethod
-    def _drain(worker: _Worker, results: list) -> bool:
-        """Take every answer waiting; True when the worker has died."""
-        try:
-            while worker.busy and worker.conn.poll():
-                index, parsed = worker.conn.recv()
-                expected, _ = worker.pending.popleft()
-                assert index == expected, (index, expected)
-                results[index] = parsed
-                worker.since = time.monotonic()
-        except (EOFError, OSError):
-            return True
-        return worker.busy and not worker.process.is_alive()
+    def _lost(worker: _Worker, queue: deque, results: list, rule: str, message: str) -> None:
+        """The worker died or stalled on the file `current` names: that file gets the problem, the
+        rest of its chunk goes back to the front of the queue, one file per task."""
+        culprit = worker.current.value
+        lost = [item for chunk in worker.chunks for item in chunk]
+        for index, path in lost:
+            if index == culprit:
+                results[index] = _failed(path, rule, message)
+        queue.extendleft([(index, path)] for index, path in reversed(lost) if index != culprit)
+        worker.chunks.clear()
 
     def close(self) -> None:
         for worker in self._workers:

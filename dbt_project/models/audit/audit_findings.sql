@@ -3,7 +3,8 @@
 -- Checks are here (claims, scope, a commune against its declared totals, ingest problems) and in
 -- the other audit models, unioned below: audit_commune_detail (sub-indicators, expired OCOP
 -- certificates), audit_reporting (completeness, timeliness), audit_over_time (criteria drops,
--- outliers, year-on-year change), audit_cross_level (levels of the marts and of the claims).
+-- outliers, year-on-year change), audit_cross_level (levels of the marts and of the claims),
+-- audit_roster (bad roster cells, with their own severity).
 {% set fold_name %}
 regexp_replace(
     regexp_replace(lower(strip_accents(replace(replace(nfc_normalize(trim(s.ten_xa)), 'Đ', 'D'), 'đ', 'd'))),
@@ -202,3 +203,4 @@ select *, null::varchar as muc_do_mac_dinh from (
     union all select * from {{ ref('audit_cross_level') }}
 )
 union all select * from ingest_problems
+union all select * from {{ ref('audit_roster') }}
