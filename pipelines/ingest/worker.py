@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from pipelines.ingest.grids import sha256_of_file
 from pipelines.ingest.readers import ParsedFile, parse_path
 from pipelines.settings import Limits
 
@@ -83,14 +84,11 @@ class _Worker:
 
 
 def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """The file's hash, or, for a file that cannot be read any more, its path's: still one identity."""
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        return sha256_of_file(path)
     except OSError:
-        digest.update(str(path).encode())
-    return digest.hexdigest()
+        return hashlib.sha256(str(path).encode()).hexdigest()
 
 
 def _failed(path: Path, rule: str, message: str) -> ParsedFile:
