@@ -28,7 +28,7 @@ class NtmSettings(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         from pipelines.lock import acquire
 
-        run_id = context.run_id if context.dagster_run else "?"
+        run_id = context.run.run_id if context.run else "?"
         acquire(self.paths.home, command=f"dagster run {run_id[:8]}")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
