@@ -1,8 +1,6 @@
 """Ingestion: every file in `landing/` into the raw tables, archived or quarantined."""
 
 
-import hashlib
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -50,17 +48,6 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
                 "ge_unexpected": suite.unexpected, "ge_rows": suite.rows,
                 "ge_failed": dg.MetadataValue.json(suite.failed)} if suite else {}),
         })
-
-
-def landing_fingerprint(settings: NtmSettings) -> str | None:
-    files = landing_files(settings.paths)
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for path in files:
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
 
 
 defs = dg.Definitions(assets=[raw_files])
