@@ -58,3 +58,25 @@ def test_waiving_an_unknown_issue_fails_clearly(home, capsys):
     assert main(["--home", str(home.home), "waive", "nope", "--reason", "x"]) == 1
     assert "no issue 'nope'" in capsys.readouterr().err
     assert main(["--home", str(home.home), "waive", "nope", "--reason", " "]) == 1  # a reason is required
+
+
+def test_an_expectation_that_raises_rejects_the_files_it_did_not_check(home):
+    """A suite whose expectation cannot run (here: a column no table has) judges nothing: the batch's
+    files holding rows of that table are quarantined with an error naming it, never loaded unchecked."""
+    from pipelines.ingest.store import ingest_landing
+    from pipelines.quality.expectations import load_suites, validate_batch
+
+    suites = load_suites()
+    suites["tieu_chi"] = {**suites["tieu_chi"], "expectations": [*suites["tieu_chi"]["expectations"], {
+        "type": "expect_column_values_to_not_be_null", "kwargs": {"column": "cot_khong_co"}}]}
+    copy_sample(home, "thai_nguyen_2020_h1.zip", "chi_so_bao_cao.csv")
+    with duckdb.connect(str(home.warehouse)) as conn:
+        result = ingest_landing(home, conn, validate_batch=lambda files, tables: validate_batch(files, tables, suites))
+        problems = conn.execute("select file_name, rule, severity, message from raw.ingest_problems "
+                                "where rule = 'ge_error'").fetchall()
+    assert result.rejected == ["thai_nguyen_2020_h1.zip"] and result.accepted == ["chi_so_bao_cao.csv"]
+    [(name, _, severity, message)] = problems
+    assert (name, severity) == ("thai_nguyen_2020_h1.zip", "error")
+    assert "expect_column_values_to_not_be_null(cot_khong_co)" in message
+    [reasons] = home.quarantine.glob("*.reasons.json")
+    assert "ge_error" in reasons.read_text("utf-8")
