@@ -80,3 +80,66 @@ def test_an_expectation_that_raises_rejects_the_files_it_did_not_check(home):
     assert "expect_column_values_to_not_be_null(cot_khong_co)" in message
     [reasons] = home.quarantine.glob("*.reasons.json")
     assert "ge_error" in reasons.read_text("utf-8")
+
+
+def test_a_waiver_binds_to_the_values_it_waived_and_may_expire(home, run):
+    import datetime as dt
+
+    from pipelines.quality.issues import load_policy, refresh_issues
+    from pipelines.settings import DEFAULT_POLICY_FILE
+
+    copy_sample(home, "thai_nguyen_2020_h1.zip")
+    _wrong_claim(home)  # 103 claimed, 87 computed
+    assert run(home) == 2
+    [(issue_id,)] = query(home.warehouse, "select issue_id from quality_issues where ma_kiem_tra = 'CLAIM_MISMATCH'")
+    until = dt.date.today() + dt.timedelta(days=30)
+    assert main(["--home", str(home.home), "waive", issue_id, "--reason", "chờ đính chính", "--until",
+                 until.isoformat()]) == 0
+    assert main(["--home", str(home.home), "waive", issue_id, "--reason", "x", "--until", "2001-01-01"]) == 1
+
+    # The waiver holds through its last day and not after it.
+    policy = load_policy(DEFAULT_POLICY_FILE)
+    status = "select trang_thai, waiver_until, waiver_lapsed from quality_issues where issue_id = ?"
+    with duckdb.connect(str(home.warehouse)) as conn:
+        assert refresh_issues(conn, policy, now=dt.datetime.combine(until, dt.time(23)))["open_errors"] == 0
+        assert conn.execute(status, [issue_id]).fetchone() == ("waived", until, None)
+        assert refresh_issues(conn, policy, now=dt.datetime.combine(until + dt.timedelta(days=1), dt.time(1))
+                              )["open_errors"] == 1
+        state, _, lapsed = conn.execute(status, [issue_id]).fetchone()
+        assert state == "open" and "expired" in lapsed
+
+    # A restated claim with another wrong value: same issue, other values; the waiver does not cover it.
+    (home.landing / "sai_lan_2.csv").write_bytes(claims_bytes([dict(
+        cap="tinh", ma_don_vi="19", tu_thang="2020-01", den_thang="2020-06",
+        chi_so="so_xa_dat_chuan", gia_tri=104, nguon="typed again")]))
+    assert run(home) == 2
+    state, _, lapsed = query(home.warehouse, status, [issue_id])[0]
+    assert state == "open" and "values changed" in lapsed and "103" in lapsed
+    assert not home.published_db.exists()
+
+
+def test_a_window_run_cannot_clear_a_failure_it_did_not_retest(home, run):
+    """A monthly dbt test fails on planted data in 2020-06 (full build); a run of the 2020-03 window
+    re-tests 2020-03 only, passes there, and must leave the 2020-06 failure blocking."""
+    from pipelines.ingest.store import ingest_landing
+
+    copy_sample(home, "thai_nguyen_2020_h1.zip")
+    with duckdb.connect(str(home.warehouse)) as conn:
+        ingest_landing(home, conn)
+        # Planted: one criterion row numbered outside its set (passes staging, fails the monthly
+        # facts' test against dim_criterion), the met count unchanged.
+        conn.execute("update raw.tieu_chi set tieu_chi = '25' where rowid = (select min(rowid) from raw.tieu_chi)")
+    assert run(home) == 2
+    blocking = query(home.warehouse, "select ma_kiem_tra, ma_don_vi, ky from quality_issues "
+                                     "where trang_thai = 'open' and muc_do = 'error'")
+    assert blocking and all(code == "DBT_TEST_FAILED" and "fct_commune_criteria" in test and ky == ""
+                            for code, test, ky in blocking), blocking
+
+    assert run(home, months=("2020-03", "2020-03")) == 2
+    assert not home.published_db.exists()
+    still = query(home.warehouse, "select ma_kiem_tra, ma_don_vi, ky from quality_issues "
+                                  "where trang_thai = 'open' and muc_do = 'error'")
+    assert sorted(still) == sorted(blocking)
+    windows = query(home.warehouse, "select distinct min_month, max_month from audit.dbt_test_results "
+                                    "where unique_id like 'test.%fct_commune_criteria%'")
+    assert sorted(windows) == [("", ""), ("2020-03", "2020-03")]  # the window's results beside the full build's

@@ -84,6 +84,17 @@ class NtmDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "marts"
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        """dbt tests as non-blocking checks. dagster-dbt makes an error-severity test blocking, which
+        fails its step and stops the run (exit 1) before the audit; here a failing test becomes a
+        DBT_TEST_FAILED issue, and the one gate, `quality_issues:no_open_errors`, withholds publication."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or not spec.blocking:
+            return spec
+        return dg.AssetCheckSpec(name=spec.name, asset=spec.asset_key, description=spec.description,
+                                 additional_deps=spec.additional_deps, blocking=False, metadata=spec.metadata,
+                                 automation_condition=spec.automation_condition, partitions_def=spec.partitions_def)
+
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
