@@ -4,7 +4,6 @@ the one way dbt runs: `run_dbt` inside the calling process (`dbt_build` for the 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import subprocess
@@ -142,7 +141,9 @@ def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
         with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}):
             return dbtRunner(manifest=parsed_manifest(common), callbacks=callbacks or []).invoke([*args, *common])
     finally:
-        _release_duckdb()
+        from pipelines.lib.dbt_private import release_duckdb
+
+        release_duckdb()
 
 
 def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
@@ -151,21 +152,14 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
     tests that ran, (unique_id, status, failures, message) of every node dbt ran).
 
     In place of dagster-dbt's `DbtCliResource.cli`, which starts a dbt process per invocation (and
-    runs `dbt --version` first). The selection and the events are dagster-dbt's own
-    (`get_updated_cli_invocation_params_for_context`, `DbtCoreCliEventMessage.to_default_asset_events`),
-    so assets and asset checks are the same as with it.
+    runs `dbt --version` first). The selection and the events are dagster-dbt's own, through the
+    adapter `lib.dbt_private`, so assets and asset checks are the same as with it.
     """
-    from dagster_dbt.asset_utils import (
-        extract_runtime_selection_from_args,
-        get_updated_cli_invocation_params_for_context,
-    )
-    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
     from dbt_common.events.functions import msg_to_dict
 
-    cleaned, selects, excludes = extract_runtime_selection_from_args(["build", *args])
-    params = get_updated_cli_invocation_params_for_context(
-        context=context, manifest={}, dagster_dbt_translator=DagsterDbtTranslator(),
-        runtime_selects=selects, runtime_excludes=excludes)
+    from pipelines.lib.dbt_private import asset_events, step_selection
+
+    arguments, params = step_selection(context, ["build", *args], DBT_PROJECT)
     raw_events: list[dict] = []
 
     def collect(event) -> None:  # called from dbt's threads; list.append is atomic
@@ -175,15 +169,13 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
     variables = dict(environment or {})
     if params.indirect_selection:
         variables["DBT_INDIRECT_SELECTION"] = params.indirect_selection
-    outcome = run_dbt([*cleaned, *params.selection_args], dbt_vars, target_path, variables, [collect])
+    outcome = run_dbt(arguments, dbt_vars, target_path, variables, [collect])
     if outcome.exception is not None:
-        raise DbtBuildFailed(f"dbt {' '.join(cleaned)} failed: {outcome.exception}") from outcome.exception
+        raise DbtBuildFailed(f"dbt {' '.join(arguments[:1])} failed: {outcome.exception}") from outcome.exception
     events = []
     for raw in raw_events:
         context.log.info(raw["info"]["msg"])
-        events.extend(DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
-            manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator, context=context,
-            target_path=target_path, project=params.dbt_project))
+        events.extend(asset_events(raw, params, context, target_path, DBT_PROJECT))
     nodes = [(r.node.unique_id, r.status.value, r.failures, r.message) for r in outcome.result.results]
     return events, nodes
 
@@ -209,16 +201,3 @@ def parsed_manifest(common_args: list[str]):
         raise DbtBuildFailed(f"dbt parse failed: {outcome.exception}")
     PARSED_MANIFESTS[key] = (newest, outcome.result)
     return outcome.result
-
-
-def _release_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation, so the
-    warehouse file is free again for our own connections (read-only ones included) and for other
-    processes."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None and getattr(environment, "conn", None) is not None:
-        environment.close()
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
