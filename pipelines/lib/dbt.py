@@ -155,6 +155,8 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
     runs `dbt --version` first). The selection and the events are dagster-dbt's own, through the
     adapter `lib.dbt_private`, so assets and asset checks are the same as with it.
     """
+    if os.environ.get("NTM_DBT_RUNNER") == "cli":
+        return _dbt_build_cli(context, args, dbt_vars, target_path, environment)
     from dbt_common.events.functions import msg_to_dict
 
     from pipelines.lib.dbt_private import asset_events, step_selection
@@ -177,6 +179,25 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
         context.log.info(raw["info"]["msg"])
         events.extend(asset_events(raw, params, context, target_path, DBT_PROJECT))
     nodes = [(r.node.unique_id, r.status.value, r.failures, r.message) for r in outcome.result.results]
+    return events, nodes
+
+
+def _dbt_build_cli(context, args, dbt_vars, target_path, environment) -> tuple[list, list[tuple]]:
+    """`dbt_build` through dagster-dbt's public `DbtCliResource` (a dbt process per step): what
+    `NTM_DBT_RUNNER=cli` selects, to measure against the in-process runner and as the way out
+    should an upgrade break the private names `lib.dbt_private` uses."""
+    from dagster_dbt import DbtCliResource
+
+    dbt = DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
+    common = ["--vars", json.dumps(dict(dbt_vars), sort_keys=True)]
+    with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}):
+        invocation = dbt.cli(["build", *args, *common], context=context, target_path=target_path,
+                             raise_on_error=False)
+        events = list(invocation.stream())
+    results = invocation.get_artifact("run_results.json")["results"]
+    nodes = [(r["unique_id"], r["status"], r.get("failures"), r.get("message")) for r in results]
+    if not invocation.is_successful() and not nodes:
+        raise DbtBuildFailed(f"dbt build failed: {invocation.get_error()}")
     return events, nodes
 
 
