@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test ui bench clean
+.PHONY: setup demo test browser ui bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -18,8 +18,15 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/ntm demo
 
-test: setup
+test: setup browser
 	$(BIN)/pytest -q
+
+# Headless Chromium for the progress report's offline-rendering test (tests/test_progress.py).
+# Installed from Debian when missing and running as root; otherwise that test skips, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
+	  echo "chromium not installed: the browser test will skip"; }
 
 # The Dagster UI on http://127.0.0.1:3000 (localhost only), over the default home ./data.
 ui: setup

@@ -212,6 +212,22 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_progress(args) -> int:
+    """The progress report of one unit and range, from the published warehouse (contract §6)."""
+    from pipelines.lib.resources import NtmSettings
+    from pipelines.publish.progress import ReportError, write_progress_report
+
+    try:
+        result = write_progress_report(_home(args), args.cap, args.ma_don_vi or "", args.tu, args.den,
+                                       Path(args.output) if args.output else None, NtmSettings().band_edges)
+    except ReportError as error:
+        print(f"ntm progress: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    for path in result["files"].values():
+        print(f"progress: {path}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ntm", description="NTM/OCOP monitoring warehouse")
     parser.add_argument("--home", help="home directory (default $NTM_HOME, else ./data)")
@@ -246,6 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--run-id", default="manual")
     report.set_defaults(func=cmd_report)
 
+    progress = commands.add_parser("progress", help="write the progress report of one unit and range (html, xlsx, md)")
+    progress.add_argument("--cap", required=True, choices=["huyen", "tinh", "toan_quoc"])
+    progress.add_argument("--ma-don-vi", default="", help="district or province code (ignored for toan_quoc)")
+    progress.add_argument("--tu", required=True, help="first month, YYYY-MM")
+    progress.add_argument("--den", required=True, help="last month, YYYY-MM (stocks as of its end)")
+    progress.add_argument("-o", "--output", help="folder (default <home>/reports/tien_do/)")
+    progress.set_defaults(func=cmd_progress)
+
     generate = commands.add_parser("generate", help="write synthetic national history into landing/ (benchmarks)")
     generate.add_argument("--communes", type=int, default=8000)
     generate.add_argument("--months", type=int, default=60)
@@ -253,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=2025)
     generate.set_defaults(func=cmd_generate)
 
-    for command in (run, demo, validate, template, waive, report, generate):  # `ntm run --home X` as well as `ntm --home X run`
+    for command in (run, demo, validate, template, waive, report, progress, generate):  # `ntm run --home X` as well as `ntm --home X run`
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)

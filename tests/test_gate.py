@@ -25,7 +25,14 @@ def test_a_claim_that_does_not_add_up_withholds_publication_until_waived(home, r
     [blocking] = report["blocking"]
     assert blocking["ma_kiem_tra"] == "CLAIM_MISMATCH"
     assert "103" in blocking["mo_ta"] and "87" in blocking["mo_ta"]
-    assert "CLAIM_MISMATCH" in (home.reports / "latest.html").read_text()
+    page = (home.reports / "latest.html").read_text()
+    assert "CLAIM_MISMATCH" in page
+    # the claims table: claimed against computed, the difference, and where the claim came from
+    [claim] = [c for c in report["claims"] if not c["khop"]]
+    assert (claim["gia_tri_bao_cao"], claim["gia_tri_tinh_toan"], claim["chenh_lech"]) == (103, 87, -16)
+    assert (claim["file_name"], claim["source_row"]) == ("sai_so.csv", 2)
+    claims_table = page[page.index("3. Chỉ số báo cáo"):page.index("4. Vấn đề mở")]
+    assert all(f">{n}<" in claims_table for n in ("103", "87", "-16", "sai_so.csv"))
     (reported, computed) = query(home.warehouse, """select gia_tri_bao_cao, gia_tri_tinh_toan from quality_issues
                                                     where ma_kiem_tra = 'CLAIM_MISMATCH'""")[0]
     assert (reported, computed) == (103, 87)

@@ -260,10 +260,18 @@ def test_the_report_puts_what_blocked_first_then_warnings_then_completeness(plan
     assert (report["completeness_target"], report["timeliness_target"]) == (90.0, 75.0)
     assert any(r["ky"] == "2021-07" and r["ty_le_day_du"] < 90 for r in report["completeness_history"])
     # the page: same content, in that order, offline (no script, no external resource), well formed
-    blocking, warnings, completeness = (page.index(h) for h in ("1. Lỗi chặn", "2. Cảnh báo", "3. Báo cáo của xã"))
+    # one ongoing issue per unit and check, spanning its periods, instead of one per month
+    keys = [(g["ma_kiem_tra"], g["muc_do"], g["trang_thai"], g["cap"], g["ma_don_vi"]) for g in report["ongoing"]]
+    assert len(keys) == len(set(keys)) == report["summary"]["ongoing_issues"]
+    assert sum(g["so_van_de"] for g in report["ongoing"]) == report["summary"]["open_errors"] + \
+        report["summary"]["open_warnings"] + report["summary"]["waived"]
+    assert report["runs"] and report["runs"][-1]["loi"] == report["summary"]["open_errors"]  # chart over runs
+    blocking, warnings, claims, completeness = (
+        page.index(h) for h in ("1. Lỗi chặn", "2. Cảnh báo", "3. Chỉ số báo cáo", "5. Báo cáo của xã"))
+    assert claims > warnings
     assert page.index("SUB_INDICATOR_BELOW_THRESHOLD") < blocking  # named in the banner at the top
     assert "SUB_INDICATOR_BELOW_THRESHOLD" in page[blocking:warnings] and "FLOW_OUTLIER" not in page[blocking:warnings]
-    assert "FLOW_OUTLIER" in page[warnings:completeness]
+    assert "FLOW_OUTLIER" in page[warnings:claims]
     assert page.count("<svg") >= 3 and "Huyện Phú Lương" in page[completeness:]
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
 

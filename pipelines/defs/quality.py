@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.publish.report import build_report, write_report
 from pipelines.quality.issues import issue_counts, load_policy, refresh_issues
+from pipelines.quality.runs import record_run
 from pipelines.lib.resources import NtmSettings
 
 
@@ -20,6 +21,7 @@ def quality_issues(context: dg.AssetExecutionContext, settings: NtmSettings,
     policy = load_policy(settings.policy_file)
     with warehouse.get_connection() as conn:
         counts = refresh_issues(conn, policy)
+        record_run(conn, context.run.run_id)
         report = build_report(conn, context.run.run_id)
     page = write_report(settings.paths, report)
     context.log.info(f"quality report: {page}")

@@ -1,0 +1,159 @@
+"""End to end through the front door: `ntm run` on a national history, then one national month.
+
+    .venv/bin/python benchmarks/e2e.py [--communes 8000] [--months 60] [--cache /tmp/ntm_bench_e2e]
+
+Prints figures (not a test). Two scenarios, each timed as a user sees it:
+  history  `ntm generate` output (CSV bundles, a roster) in landing/, then `ntm run` on a new home
+  month    one national month as one xlsx per commune (benchmarks/ingest.py's files) into that home,
+           then `ntm run` again
+For each: wall time of the `ntm run` process, the peak resident memory of its whole process tree
+(parse workers, the Great Expectations process; sampled every 0.1 s from /proc), its exit status,
+and beside it the floor for the same work measured in the same session: a bare parse of the same
+files (calamine for workbooks, DuckDB's CSV reader for bundles) plus the SQL of every dbt model run
+straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py `floor`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+NTM = str(Path(sys.executable).with_name("ntm"))
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def timed_run(args: list[str]) -> dict:
+    """Run a command to its end: wall seconds, peak tree RSS (MiB), exit status, last output lines."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(process.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = process.communicate()[0]
+    done.set()
+    sampler.join()
+    return {"wall_s": round(time.perf_counter() - started, 1), "peak_tree_mib": round(peak / 1024),
+            "exit": process.returncode, "tail": output.strip().splitlines()[-4:]}
+
+
+def bare_parse(folder: Path) -> float:
+    """Seconds to read every submission file under `folder` with no rules: calamine for workbooks,
+    DuckDB's CSV reader for the bundles' tables (extracted first, not timed)."""
+    import io
+
+    import duckdb
+    from python_calamine import CalamineWorkbook
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    workbooks = [p for p in files if p.suffix == ".xlsx"]
+    bundles = [p for p in files if p.suffix == ".zip"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, bundle in enumerate(bundles):
+            with zipfile.ZipFile(bundle) as archive:
+                archive.extractall(Path(tmp) / str(index))
+        started = time.perf_counter()
+        for path in workbooks:
+            book = CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
+            for name in book.sheet_names:
+                book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        if bundles:
+            with duckdb.connect() as conn:
+                for table in ("thong_tin", "tieu_chi", "ocop", "tong_hop"):
+                    conn.execute(f"create table {table} as select * from read_csv('{tmp}/*/{table}.csv', "
+                                 "all_varchar = true, union_by_name = true)")
+        return time.perf_counter() - started
+
+
+def sql_floor(home: Path, window: str | None) -> float:
+    """Every dbt model's compiled SQL straight in DuckDB, in dbt's order, on a copy of the warehouse."""
+    from pipelines.lib.dbt import run_dbt
+    from warehouse import built_models, floor
+
+    target = home / ".bench-floor-target"
+    outcome = run_dbt(["compile", "--select", "resource_type:model"],
+                      {"warehouse_path": str(home / "warehouse.duckdb")}, target)
+    if not outcome.success:
+        raise SystemExit(f"dbt compile failed: {outcome.exception}")
+    return floor(home / "warehouse.duckdb", built_models(target), window)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--communes", type=int, default=8000)
+    parser.add_argument("--months", type=int, default=60)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ntm_bench_e2e")
+    args = parser.parse_args()
+    from ingest import MONTH, prepare as prepare_month
+
+    history = args.cache / f"history_{args.communes}x{args.months}"
+    if not (history / "done").exists():
+        shutil.rmtree(history, ignore_errors=True)
+        subprocess.run([NTM, "--home", str(history), "generate", "--communes", str(args.communes),
+                        "--months", str(args.months)], check=True)
+        (history / "done").write_text("ok")
+    month = prepare_month(args.cache, args.communes)
+    home = args.cache / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(history, home, ignore=shutil.ignore_patterns("done"))
+
+    figures = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
+               "date": time.strftime("%Y-%m-%d %H:%M"), "communes": args.communes, "months": args.months}
+    parse_floor = bare_parse(history / "landing")
+    figures["history"] = timed_run([NTM, "--home", str(home), "run"])
+    figures["history"]["floor_s"] = round(parse_floor + sql_floor(home, None), 1)
+
+    shutil.copytree(month / "xlsx", home / "landing", dirs_exist_ok=True)
+    parse_floor = bare_parse(month / "xlsx")
+    figures["month"] = timed_run([NTM, "--home", str(home), "run"])
+    figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, MONTH), 1)
+    for name in ("history", "month"):
+        entry = figures[name]
+        entry["times_floor"] = round(entry["wall_s"] / entry["floor_s"], 1) if entry["floor_s"] else None
+    print(json.dumps(figures, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
