@@ -56,7 +56,7 @@ def test_two_runs_started_at_once_give_one_result_and_one_exit_3(home):
     copy_sample(home, "thai_nguyen_2020_h1.zip")
     runs = [subprocess.Popen([NTM, "run", "--home", str(home.home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for _ in range(2)]
-    outcomes = [(r.wait(timeout=600), *r.communicate()) for r in runs]
+    outcomes = [(r.returncode, out, err) for r in runs for out, err in [r.communicate(timeout=600)]]
     codes = sorted(code for code, _, _ in outcomes)
     assert codes == [0, 3], outcomes
     [(_, out, err)] = [o for o in outcomes if o[0] == 3]
