@@ -150,3 +150,27 @@ def test_a_window_run_cannot_clear_a_failure_it_did_not_retest(home, run):
     windows = query(home.warehouse, "select distinct min_month, max_month from audit.dbt_test_results "
                                     "where unique_id like 'test.%fct_commune_criteria%'")
     assert sorted(windows) == [("", ""), ("2020-03", "2020-03")]  # the window's results beside the full build's
+
+
+def test_test_results_are_kept_per_window(tmp_path):
+    """The bookkeeping under the window test above, on a real DuckDB file: a window's results replace
+    only that window's; a build of every month replaces all of a test's results."""
+    from pipelines.quality.issues import load_policy, record_test_results, refresh_issues
+    from pipelines.settings import DEFAULT_POLICY_FILE
+
+    policy = load_policy(DEFAULT_POLICY_FILE)
+    test = "test.ntm.exists_in_fct_x"
+    blocking = "select ky from quality_issues where trang_thai = 'open' and muc_do = 'error'"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        record_test_results(conn, [(test, "fail", 1, "Got 1 result")])  # full build: fails (2020-06)
+        record_test_results(conn, [(test, "pass", 0, None)], {"min_month": "2020-03", "max_month": "2020-03"})
+        refresh_issues(conn, policy)
+        assert conn.execute(blocking).fetchall() == [("",)]  # the full build's failure stands
+        record_test_results(conn, [(test, "fail", 2, "Got 2 results")], {"min_month": "2020-05", "max_month": "2020-05"})
+        record_test_results(conn, [(test, "pass", 0, None)], {"min_month": "2020-01", "max_month": "2020-12"})
+        refresh_issues(conn, policy)
+        assert conn.execute(blocking).fetchall() == [("",)]  # the year's pass cleared its month, not the full build
+        record_test_results(conn, [(test, "pass", 0, None)])  # a full build passes: every window is re-tested
+        refresh_issues(conn, policy)
+        assert conn.execute(blocking).fetchall() == []
+        assert conn.execute("select count(*) from audit.dbt_test_results").fetchone() == (1,)
