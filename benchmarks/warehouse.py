@@ -78,6 +78,9 @@ def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | Non
     shutil.copyfile(warehouse, copy)
     try:
         with duckdb.connect(str(copy)) as conn:
+            from pipelines.lib.sql_functions import register
+
+            register(conn)  # the name folds dbt-duckdb's plugin gives dbt's connection (profiles.yml)
             started = time.perf_counter()
             for relation, materialized, sql in models:
                 if materialized == "view":

@@ -173,14 +173,22 @@ def cmd_waive(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    """Synthetic national history (communes × months) as CSV bundles in landing/, with a roster."""
+    """Synthetic history (communes × months) as CSV bundles in landing/, with a roster (and claims)."""
     from pipelines.generate import generate_history
 
     paths = _home(args).ensure()
+    provinces = [p.strip().zfill(2) for p in args.provinces.split(",")] if args.provinces else None
     counts = generate_history(paths.home, communes=args.communes, months=args.months,
-                              first_month=args.first_month, seed=args.seed)
+                              first_month=args.first_month, seed=args.seed, provinces=provinces,
+                              claims=args.claims or args.planted_mismatch > 0, planted_mismatch=args.planted_mismatch,
+                              missing_rate=args.missing_rate, silent=args.silent)
     print(f"generated {counts['submissions']} submissions ({counts['communes']} communes × {counts['months']} "
           f"months) in {counts['files']} files under {paths.landing}")
+    if "claims" in counts:
+        print(f"claims: {counts['claims']}, of which {len(counts['planted'])} planted one off:")
+        for claim in counts["planted"]:
+            print(f"  {claim['cap']} {claim['ma_don_vi']} {claim['tu_thang']}..{claim['den_thang']} "
+                  f"{claim['chi_so']} = {claim['gia_tri']}")
     return EXIT_OK
 
 
@@ -275,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--months", type=int, default=60)
     generate.add_argument("--first-month", default="2020-07", help="YYYY-MM (default 2020-07: 60 months end June 2025)")
     generate.add_argument("--seed", type=int, default=2025)
+    generate.add_argument("--provinces", help="2025 province codes, comma-separated (default: communes of every province)")
+    generate.add_argument("--claims", action="store_true", help="also write the headline numbers they imply (chi_so_tong_hop.csv)")
+    generate.add_argument("--planted-mismatch", type=int, default=0, metavar="N", help="state N of those claims one off")
+    generate.add_argument("--missing-rate", type=float, default=0.0, help="share of monthly reports never sent")
+    generate.add_argument("--silent", type=int, default=0, metavar="N",
+                          help="N 2025 communes send nothing from July to December 2025")
     generate.set_defaults(func=cmd_generate)
 
     for command in (run, demo, validate, template, waive, report, progress, generate):  # `ntm run --home X` as well as `ntm --home X run`

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs import dbt, ingest, publish, quality, reference, reports, sensors
+from pipelines.defs import alerts, dbt, ingest, publish, quality, reference, reports, sensors
 from pipelines.lib.resources import NtmSettings
 
 PIPELINE_JOB = "ntm_pipeline"
@@ -28,7 +28,8 @@ def build_definitions(home: str | Path | None = None) -> dg.Definitions:
         tags={"ntm/warehouse": "write"},
     )
 
-    layers = dg.Definitions.merge(reference.defs, ingest.defs, dbt.defs, quality.defs, publish.defs, reports.defs)
+    layers = dg.Definitions.merge(reference.defs, ingest.defs, dbt.defs, quality.defs, publish.defs, reports.defs,
+                                  alerts.defs)
     return dg.Definitions.merge(layers, dg.Definitions(
         jobs=[pipeline],
         sensors=[sensors.build_landing_sensor(settings, pipeline)],

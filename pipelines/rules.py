@@ -7,6 +7,9 @@ it here. Nothing else in the code base may restate these values.
 - `criteria_sets.csv`: criteria-set codes and their sizes (19, 19, 10).
 - `titles.csv`, `title_aliases.csv`: titles, their rank, and the spellings accepted for each.
 - `ocop_star_bands.csv`: OCOP score bands per star.
+
+The default criteria-met band edges are dbt's project variable `band_edges` (an operator may
+configure others: `NtmSettings.band_edges`); `band_edges()` reads the default from there.
 """
 
 from __future__ import annotations
@@ -69,3 +72,22 @@ def title_aliases() -> dict[str, str]:
 def ocop_star_bands() -> dict[int, tuple[float, float]]:
     """Stars → [lowest score, score limit) of the band."""
     return {int(row["so_sao"]): (float(row["diem_tu"]), float(row["diem_duoi"])) for row in _seed("ocop_star_bands")}
+
+
+@lru_cache(maxsize=None)
+def criteria_set_of_month(month: str) -> str:
+    """The criteria set in force in a month (`YYYY-MM`), by the seed's `ap_dung_tu`/`ap_dung_den`."""
+    for row in _seed("criteria_sets"):
+        if row["ap_dung_tu"] <= month[:7] <= row["ap_dung_den"]:
+            return row["bo_tieu_chi"]
+    raise ValueError(f"no criteria set in force in {month}")
+
+
+@lru_cache(maxsize=None)
+def band_edges() -> tuple[int, ...]:
+    """Default lower edges of the criteria-met bands below "all criteria" (15-18, 10-14, 5-9, under 5),
+    as dbt_project.yml's `band_edges` var states them."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text("utf-8"))
+    return tuple(project["vars"]["band_edges"])

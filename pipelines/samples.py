@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines import rules
 from pipelines.ingest.schema import CLAIMS, CHI_TIEU, CRITERIA_SETS, OCOP, THONG_TIN, TIEU_CHI, TONG_HOP
 from pipelines.reference.admin_units import admin_units
 
@@ -197,20 +198,27 @@ def _ocop_product(rng: random.Random, ma_xa: str, number: int, stars: int, decis
 
 
 def build_demo_sample(target: Path) -> list[Path]:
-    """The demo: the two seed reports' numbers, on today's roster of the two areas.
+    """The demo: the two seed reports' numbers, on today's roster of the two areas, and a
+    present-day province (Huế, 2026, pipelines/samples_present.py).
 
     Thái Nguyên, first half of 2020 (one CSV bundle of half-year submissions): the report's
     143 communes are 121 in today's reference, so 87 recognised (72%), 11 at 15-18 criteria,
     23 at 10-14, none below 10, 25 OCOP products, 23 model hamlets.
     Can Lộc (Hà Tĩnh), January to July 2017 (monthly submissions): 15 communes today,
     23 new production/business models, 7 communes with none.
+    Huế, January to September 2026 (monthly, 2026-2030 set): its 19 communes, some `NTM hiện đại`.
     """
+    from pipelines.samples_present import FILE_NAME as HUE_FILE, present_day_province
+
     rng = random.Random(2020)
     landing, reference = target / "landing", target / "reference"
     landing.mkdir(parents=True, exist_ok=True)
     thai_nguyen = _legacy_communes(lambda u: u.ma_tinh == "19")
     can_loc = _legacy_communes(lambda u: u.ma_huyen == "443")
-    write_roster(reference / "roster.csv", thai_nguyen + can_loc)
+    # Legacy units are expected until the reform; Huế's 2025 communes from 2026 (contract §3).
+    last_legacy = (dt.date.fromisoformat(rules.reform_date()) - dt.timedelta(days=1)).strftime("%Y-%m")
+    hue_roster, hue_bundle, hue_claims = present_day_province(random.Random(2026))
+    write_roster(reference / "roster.csv", [{**u, "den_thang": last_legacy} for u in thai_nguyen + can_loc] + hue_roster)
 
     # Thái Nguyên 2020-H1: 87 titled with all 19, 11 at 15-18, 23 at 10-14.
     criteria = [19] * 87 + [rng.randint(15, 18) for _ in range(11)] + [rng.randint(10, 14) for _ in range(23)]
@@ -296,7 +304,8 @@ def build_demo_sample(target: Path) -> list[Path]:
              nguon=source_cl)
         for k, v in [("so_xa", 15), ("so_xa_co_bao_cao", 15), ("so_mo_hinh_sxkd_moi", 23),
                      ("so_xa_khong_co_mo_hinh_moi", 7)]
-    ]
+    ] + hue_claims
+    (landing / HUE_FILE).write_bytes(hue_bundle)
     (landing / "chi_so_bao_cao.csv").write_bytes(claims_bytes(claims))
     return sorted(landing.iterdir())
 

@@ -106,3 +106,37 @@ def test_a_large_batch_parsed_in_worker_processes_loads_the_same_rows(tmp_path, 
                                        "order by all").fetchall())
         assert sorted(result.accepted) == sorted(files)
     assert len(loaded[0]) == 57 and loaded[0] == loaded[1]
+
+
+def test_odd_numbers_and_foreign_digits_are_cell_problems_not_crashes():
+    """A typo in one cell is a problem naming its sheet, row and column; fullwidth and Arabic-Indic
+    digits are read as digits; an ambiguous `1.250` count is read as thousands with a warning."""
+    submission = a_submission(ma_xa="０５７７６", ky_bao_cao="٢٠٢٠-H1", totals={
+        "so_tieu_chi_dat": "１６", "so_htx_moi": "1.250", "so_dn_moi": "2147483648", "so_tht_moi": "-0",
+        "von_ke_hoach_trieu_dong": "1e30", "von_giai_ngan_trieu_dong": "nan", "xi_mang_tan": "99999999999999999999"})
+    for form, data in (("xlsx", workbook_bytes(submission)), ("zip", bundle_bytes([submission]))):
+        parsed = parse_bytes(f"bao_cao.{form}", data)
+        found = {(p.column.split(" ")[-1].strip("()") if form == "xlsx" else p.column, p.rule, p.severity)
+                 for p in parsed.problems}
+        column = "gia_tri" if form == "xlsx" else None
+        expected = {(column or key, rule, severity) for key, rule, severity in (
+            ("so_htx_moi", "ambiguous_number", "warning"), ("so_dn_moi", "invalid_value", "error"),
+            ("von_ke_hoach_trieu_dong", "invalid_value", "error"), ("von_giai_ngan_trieu_dong", "invalid_value", "error"),
+            ("xi_mang_tan", "invalid_value", "error"))}
+        assert found == expected, form
+        assert all(p.row for p in parsed.problems)
+        assert parsed.rows["submissions"] == [] or parsed.rows["submissions"][0]["ma_xa"] == "05776"
+    totals = {"so_tieu_chi_dat": "１６", "so_htx_moi": "1.250", "so_tht_moi": "-0"}
+    clean = parse_bytes("bao_cao.xlsx", workbook_bytes(a_submission(ma_xa="０５７７６", ky_bao_cao="٢٠٢٠-H1", totals=totals)))
+    assert [(p.rule, p.severity, p.row) for p in clean.problems] == [("ambiguous_number", "warning", 3)]
+    assert clean.rows["submissions"][0]["ma_xa"] == "05776" and clean.rows["submissions"][0]["ky_bao_cao"] == "2020-H1"
+    assert {r["truong"]: r["gia_tri"] for r in clean.rows["tong_hop"]} == {
+        "so_tieu_chi_dat": "16", "so_htx_moi": "1250", "so_tht_moi": "0"}
+
+
+def test_a_warning_names_the_commune_and_period_of_its_row():
+    submission = a_submission(totals={"so_tieu_chi_dat": 16, "so_htx_moi": "1.250"})
+    other = a_submission(ma_xa="05779", totals={"so_tieu_chi_dat": 16, "so_htx_moi": 2})
+    for name, data in (("bao_cao.xlsx", workbook_bytes(submission)), ("huyen.zip", bundle_bytes([other, submission]))):
+        [warning] = parse_bytes(name, data).problems
+        assert (warning.rule, warning.ma_xa, warning.ky_bao_cao) == ("ambiguous_number", "05776", "2020-H1"), name

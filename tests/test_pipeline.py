@@ -37,8 +37,21 @@ def test_can_loc_seven_month_flows_reconcile(demo_home):
     assert rows["so_xa"] == 15
 
 
+def test_hue_2026_is_reported_on_the_2025_units_and_the_2026_2030_set(demo_home):
+    rows = dict(query(demo_home.published_db, """
+        select chi_so, gia_tri_tinh_toan from claim_reconciliation
+        where cap = 'tinh' and ma_don_vi = '46' and tu_thang = '2026-01' and den_thang = '2026-09' and khop"""))
+    assert len(rows) == 15
+    assert (rows["so_xa"], rows["so_xa_dat_chuan"], rows["so_xa_hien_dai"], rows["so_xa_dat_19_tc"]) == (19, 13, 3, 10)
+    assert (rows["so_san_pham_ocop"], rows["so_mo_hinh_sxkd_moi"], rows["so_xa_khong_co_mo_hinh_moi"]) == (9, 15, 9)
+    assert round(rows["binh_quan_tieu_chi"], 2) == 8.79 and round(rows["ty_le_xa_dat_chuan"], 1) == 68.4
+    criteria = query(demo_home.published_db, """
+        select distinct so_tieu_chi_bo, ma_huyen is null, era from fct_commune_month where ma_tinh = '46' and thang = '2026-09'""")
+    assert criteria == [(10, True, "reform2025")]
+
+
 def test_every_sample_claim_matches_and_nothing_blocks(demo_home):
-    assert query(demo_home.published_db, "select count(*), count_if(khop) from claim_reconciliation")[0] == (12, 12)
+    assert query(demo_home.published_db, "select count(*), count_if(khop) from claim_reconciliation")[0] == (27, 27)
     assert query(demo_home.published_db,
                  "select count(*) from quality_issues where muc_do = 'error' and trang_thai = 'open'")[0][0] == 0
 
@@ -46,7 +59,7 @@ def test_every_sample_claim_matches_and_nothing_blocks(demo_home):
 def test_files_are_archived_by_content_hash_and_landing_is_empty(demo_home):
     assert list(demo_home.landing.iterdir()) == []
     archived = sorted(p.name for p in demo_home.archive.iterdir())
-    assert len(archived) == 3 and all(len(name.split(".")[0]) == 64 for name in archived)
+    assert len(archived) == 4 and all(len(name.split(".")[0]) == 64 for name in archived)
 
 
 def test_rerun_with_the_same_files_changes_nothing(home, run):
@@ -56,5 +69,5 @@ def test_rerun_with_the_same_files_changes_nothing(home, run):
     copy_sample(home)  # the same bytes delivered again
     assert run(home) == 0
     assert query(home.warehouse, "select count(*) from raw.tieu_chi")[0][0] == before
-    assert query(home.warehouse, "select count(*) from raw.files")[0][0] == 3
+    assert query(home.warehouse, "select count(*) from raw.files")[0][0] == 4
     assert list(home.landing.iterdir()) == []

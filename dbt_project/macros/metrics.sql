@@ -2,7 +2,7 @@
   Every metric of contract §2, once, as [numerator, denominator] over commune rows (one row per
   commune in scope). A null denominator means the metric is the numerator itself (counts, sums).
   Commune rows carry: co_bao_cao, so_tieu_chi_dat (null when nothing reported), so_tieu_chi_bo,
-  bac_danh_hieu, so_san_pham_ocop_{3,4,5}_sao, so_thon_kieu_mau and the flow columns.
+  danh_hieu, bac_danh_hieu, so_san_pham_ocop_{3,4,5}_sao, so_thon_kieu_mau and the flow columns.
   Band names are the contract's; their edges come from var('band_edges') (default 15, 10, 5).
   Conditions go through count_true: DuckDB's count_if over only NULLs is NULL, but a unit whose
   communes have not reported yet holds zero titled communes, not an unknown number.
@@ -22,6 +22,7 @@
     'ty_le_xa_dat_chuan': ['100 * ' ~ count_true('bac_danh_hieu >= 1'), 'count(*)'],
     'so_xa_nang_cao': [count_true('bac_danh_hieu >= 2'), none],
     'so_xa_kieu_mau': [count_true('bac_danh_hieu >= 3'), none],
+    'so_xa_hien_dai': [count_true("danh_hieu = 'NTM hiện đại'"), none],
     'so_xa_dat_19_tc': [count_true(met ~ ' = so_tieu_chi_bo'), none],
     'so_xa_15_18_tc': [count_true(met ~ ' >= ' ~ e[0] ~ ' and ' ~ not_all), none],
     'so_xa_10_14_tc': [count_true(met ~ ' >= ' ~ e[1] ~ ' and ' ~ met ~ ' < ' ~ e[0] ~ ' and ' ~ not_all), none],
@@ -46,6 +47,16 @@
   }) }}
 {% endmacro %}
 
+{#
+  Metrics that are sums of flows over a range: claim_reconciliation computes them over every unit whose
+  commune-months lie within the claimed unit in the range (through int_unit_successor across the
+  reform), the others over the units in scope at den_thang.
+#}
+{% macro range_flow_metrics() %}
+  {{ return(['so_mo_hinh_sxkd_moi', 'so_htx_moi', 'so_tht_moi', 'so_dn_moi', 'von_ke_hoach_trieu_dong',
+             'von_giai_ngan_trieu_dong', 'ty_le_giai_ngan', 'xi_mang_tan']) }}
+{% endmacro %}
+
 {# The metric values for display: counts as BIGINT, sums as DECIMAL, ratios exact as DOUBLE. #}
 {% macro metric_columns() %}
   {%- for name, parts in ntm_metrics().items() %}
@@ -62,8 +73,10 @@
 {% endmacro %}
 
 {# Numerator and denominator of every metric, for exact comparison with claims. #}
-{% macro metric_fractions() %}
-  {%- for name, parts in ntm_metrics().items() %}
+{% macro metric_fractions(only=none) %}
+  {%- set metrics = ntm_metrics() -%}
+  {%- for name in (only if only is not none else metrics.keys() | list) %}
+    {%- set parts = metrics[name] %}
     cast({{ parts[0] }} as decimal(38, 4)) as {{ name }}__tu,
     cast({{ parts[1] if parts[1] is not none else 1 }} as decimal(38, 4)) as {{ name }}__mau{{ ',' if not loop.last }}
   {%- endfor %}
@@ -84,10 +97,26 @@
     end
 {% endmacro %}
 
-{# Reporting era of a month: units before 1 July 2025 are the legacy three-level list. #}
+{#
+  Reporting era of a month: before the reform date of seed admin_eras, the legacy three-level list.
+  The date is read from the seed (one home for the rule); an uncorrelated scalar subquery, which
+  DuckDB evaluates once.
+#}
+{% macro reform_date() -%}
+    (select min(cast(tu_ngay as date)) from {{ ref('admin_eras') }} where era = 'reform2025')
+{%- endmacro %}
+
 {% macro era_of(month_date) %}
-    case when {{ month_date }} < date '2025-07-01' then 'legacy' else 'reform2025' end
+    case when {{ month_date }} < {{ reform_date() }} then 'legacy' else 'reform2025' end
 {% endmacro %}
+
+{#
+  Local (Asia/Ho_Chi_Minh) wall-clock time of an instant, whether the column is TIMESTAMPTZ or a
+  naive TIMESTAMP (read in the session's time zone, the machine's, as the ingest wrote it).
+#}
+{% macro local_time(ts) -%}
+    timezone('Asia/Ho_Chi_Minh', cast({{ ts }} as timestamptz))
+{%- endmacro %}
 
 {# Granularity of a reporting period code (contract §1): thang, quy, nua_nam or nam. #}
 {% macro period_kind(ky) %}
@@ -97,6 +126,11 @@
         when length({{ ky }}) = 4 then 'nam'
         else 'thang'
     end
+{% endmacro %}
+
+{# Months a reporting period spans: 1, 3, 6 or 12. #}
+{% macro period_months(ky) %}
+    case {{ period_kind(ky) }} when 'quy' then 3 when 'nua_nam' then 6 when 'nam' then 12 else 1 end
 {% endmacro %}
 
 {# An OCOP listing whose certificate holds on `day`: decided by then, and fewer than 36 months ago. #}

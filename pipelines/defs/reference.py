@@ -39,13 +39,27 @@ def admin_units(context: dg.AssetExecutionContext, settings: NtmSettings, wareho
     yield dg.MaterializeResult(asset_key=["ref", "admin_unit_crosswalk"], metadata={**meta, "links": n_links})
 
 
-@dg.asset(key=["ref", "roster"], group_name="reference")
-def roster(settings: NtmSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """`reference/roster.csv` of the home: the communes each province expects to report."""
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["ref", "roster"], group_name="reference",
+                     description="reference/roster.csv of the home: the communes each province expects to "
+                                 "report, its valid rows."),
+        dg.AssetSpec(["ref", "roster_problems"], group_name="reference",
+                     description="Every bad cell of the roster (file, row, column, rule); the audit reports "
+                                 "them (audit_roster) and an error withholds publication."),
+    ],
+)
+def roster(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     path = settings.paths.roster_file
     with warehouse.get_connection() as conn:
-        rows = load_roster(conn, path)
-    return dg.MaterializeResult(metadata={"path": str(path), "communes": rows, "present": path.exists()})
+        loaded = load_roster(conn, path)
+    for problem in loaded.problems:  # also in the log: the run's outcome (exit 2) points here
+        (context.log.error if problem.severity == "error" else context.log.warning)(problem.describe())
+    errors = sum(p.severity == "error" for p in loaded.problems)
+    yield dg.MaterializeResult(asset_key=["ref", "roster"], metadata={
+        "path": str(path), "communes": len(loaded.rows), "present": path.exists()})
+    yield dg.MaterializeResult(asset_key=["ref", "roster_problems"], metadata={
+        "errors": errors, "warnings": len(loaded.problems) - errors})
 
 
 defs = dg.Definitions(assets=[admin_units, roster])

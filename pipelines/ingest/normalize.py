@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -35,6 +37,8 @@ def cell_text(value) -> str | None:
         return unicodedata.normalize("NFC", text).strip() or None
     if value is None:
         return None
+    if type(value) is Shown:
+        return value.text
     if isinstance(value, float):
         if value != value:  # NaN
             return None
@@ -47,58 +51,211 @@ def cell_text(value) -> str | None:
     return text or None
 
 
+# --- digits and numbers -------------------------------------------------------------------------
+
+def ascii_digits(text: str) -> str:
+    """Fullwidth (０-９), Arabic-Indic (٠-٩), Extended Arabic-Indic (۰-۹) and every other Unicode decimal
+    digit → ASCII; fullwidth punctuation (％ ． ， － ／) → ASCII. Used wherever a number, code, period
+    or date is parsed (not on every cell: names never need it). ASCII text costs one check."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+        elif ch.isdecimal():  # exactly the Nd digits, all of which have a decimal value
+            out.append(str(unicodedata.decimal(ch)))
+        elif "\uff01" <= ch <= "\uff5e":  # the fullwidth block mirrors ASCII 0x21-0x7E
+            out.append(chr(ord(ch) - 0xFEE0))
+        elif ch in "\u3000\u00a0\u202f":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _foreign(text: str) -> str:
+    """Why text that should be digits is not: the first character outside ASCII, named."""
+    ch = next((c for c in text if not c.isascii()), "")
+    return f" (ký tự '{ch}' U+{ord(ch):04X} không hợp lệ; character not allowed)" if ch else ""
+
+
 def code(value, digits: int) -> str:
     """A GSO code with its leading zeros, also when Excel stored it as a number."""
     text = cell_text(value)
     if text is None:
         raise ValueError("trống (empty)")
-    if not text.isdigit() or len(text) > digits:
-        raise ValueError(f"'{text}' không phải mã {digits} chữ số (not a {digits}-digit code)")
-    return text.zfill(digits)
+    ascii_text = ascii_digits(text)
+    if not (ascii_text.isascii() and ascii_text.isdigit()) or len(ascii_text) > digits:
+        raise ValueError(f"'{text}' không phải mã {digits} chữ số (not a {digits}-digit code){_foreign(ascii_text)}")
+    return ascii_text.zfill(digits)
 
 
-_THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
-_THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}((,\d{3}){2,}(\.\d+)?|(,\d{3})+\.\d+)$")
-
-
-def number(value) -> tuple[str, int]:
-    """A number written the Vietnamese or the machine way → (canonical decimal text, decimals as written).
-
-    `45,5` and `45.5` are 45.5; `1.234.567` and `1.234` are thousands (the Vietnamese way);
-    `12,345.6` is 12345.6; `72%` is 72. Decimals count what was written after the separator.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"'{value}' không phải số (not a number)")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = cell_text(value)
-        if text is None:
-            raise ValueError("trống (empty)")
-        return text, len(text.split(".")[1]) if "." in text else 0
+def unit_code(value) -> str:
+    """A code kept as text (claims' `ma_don_vi`, `ma_chi_tieu`): digits made ASCII, the rest kept."""
     text = cell_text(value)
     if text is None:
         raise ValueError("trống (empty)")
-    compact = text.replace(" ", "").replace("\u00a0", "").rstrip("%")
-    if _THOUSANDS_DOT.match(compact):
+    return ascii_digits(text)
+
+
+# How a number's reading is decided where separators are ambiguous (`72.125`): a decimal field
+# (percentages, means, capital, scores) reads a single separator as the decimal point; a count reads
+# it as thousands. Either way the reader reports a warning naming the reading taken.
+DECIMAL, COUNT = "decimal", "count"
+MAX_COUNT = 10**9
+MAX_MAGNITUDE = Decimal(10) ** 15  # beyond this doubles lose whole numbers; DECIMAL(38,10) holds it with room
+_MAX_MAGNITUDE_FLOAT = 1e15
+AMBIGUOUS_NUMBER = "ambiguous_number"
+
+
+class Noted(str):
+    """A parsed value the reader keeps but reports: `rule` and `note` become a warning problem."""
+
+    rule: str
+    note: str
+
+
+def _noted(text: str, rule: str, note: str) -> Noted:
+    value = Noted(text)
+    value.rule, value.note = rule, note
+    return value
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A workbook number as its cell's number format displays it (contract §2): 0.7203 in a `0.00%`
+    cell is `72.03` with 2 decimals, shown `72.03%`. Made by the reader for number fields only."""
+
+    text: str
+    decimals: int
+    display: str
+
+
+def shown(value, decimals: int, percent: bool):
+    """The number a cell shows under a format with `decimals` places (× 100 for a percent format),
+    rounded as Excel rounds (half away from zero). Anything that is not a finite number is returned as is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+            or value in (float("inf"), float("-inf")) or abs(value) >= 1e20:
+        return value  # left for the parser to reject with its own message
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if percent:
+        exact = exact.scaleb(2)
+    with localcontext() as context:
+        context.prec = 64  # up to 10^20 with Excel's 30 decimals
+        rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)  # -0.00 shows as 0.00 here
+    text = format(rounded, "f")
+    return Shown(text, decimals, text + ("%" if percent else ""))
+
+
+def _general(value: float) -> Decimal:  # value within ±10^15
+    """A float as Excel's General format shows it in a standard column: at most 11 characters, so a
+    formula's cached 72.03389830508475 is the 72.03389831 the officer saw (and 0.1+0.2 is 0.3)."""
+    exact = Decimal(repr(value))
+    whole = len(str(int(abs(value)))) + (value < 0)
+    places = max(0, 10 - whole)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP).normalize()
+
+
+def _plain(number: Decimal) -> tuple[str, int]:
+    if number == 0:
+        number = abs(number)  # -0 is 0 (keeping its written decimals)
+    text = format(number, "f")
+    return text, len(text.split(".")[1]) if "." in text else 0
+
+
+_PLAIN = re.compile(r"^(0|[1-9]\d{0,14})(?:[.,](\d+))?$")
+_NUMBER_TEXT = re.compile(r"^[+-]?[.,]?[0-9][0-9.,]*$")
+_THOUSANDS_DOT = re.compile(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d+)?$")
+_THOUSANDS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2}((,\d{3}){2,}(\.\d+)?|(,\d{3})+\.\d+)$")
+_ONE_SEPARATOR_THREE_DIGITS = re.compile(r"^[+-]?[1-9]\d{0,2}[.,]\d{3}$")
+
+
+def _bounded(number: Decimal, text: str) -> Decimal:
+    if abs(number) > MAX_MAGNITUDE:
+        raise ValueError(f"'{text}' quá lớn (number too large: beyond ±10^15)")
+    return number
+
+
+def number(value, kind: str = DECIMAL) -> tuple[str, int]:
+    """A number written the Vietnamese or the machine way → (canonical decimal text, decimals as written).
+
+    `45,5` and `45.5` are 45.5; `1.234.567` and `1.234,5` use the dot for thousands (the Vietnamese
+    way); `12,345.6` is 12345.6; `72%` is 72. Decimals count what was written after the separator.
+    A single separator followed by exactly three digits (`72.125`, `72,125`) is ambiguous: `kind`
+    decides (DECIMAL: decimal point; COUNT: thousands) and the text comes back `Noted` with a warning.
+    Non-ASCII digits are read as their ASCII twins. `nan`, `inf`, exponents and numbers beyond ±10^15
+    are errors. A workbook float is read as the General format shows it; a `Shown` as its format shows it.
+    """
+    if type(value) is Shown:
+        _bounded(Decimal(value.text), value.display)
+        return value.text, value.decimals
+    if isinstance(value, bool):
+        raise ValueError(f"'{value}' không phải số (not a number)")
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"'{value}' không phải số (not a number)")
+        if abs(value) > _MAX_MAGNITUDE_FLOAT:
+            raise ValueError(f"'{value}' quá lớn (number too large: beyond ±10^15)")
+        if value == int(value):  # the common case (counts stored as numbers): no Decimal needed
+            return str(int(value)), 0
+        short = repr(value)
+        if len(short) <= 11 and "e" not in short:  # fits General's 11 characters: shown as stored
+            return short, len(short) - short.index(".") - 1
+        return _plain(_general(value))
+    text = cell_text(value)
+    if text is None:
+        raise ValueError("trống (empty)")
+    compact = ascii_digits(text).replace(" ", "")
+    if compact.endswith("%"):
+        compact = compact[:-1]
+    plain = _PLAIN.match(compact)
+    if plain and (plain.group(2) is None or len(plain.group(2)) != 3):  # the common case, unambiguous
+        return compact.replace(",", "."), len(plain.group(2) or "")
+    if not _NUMBER_TEXT.match(compact):
+        raise ValueError(f"'{text}' không phải số (not a number: digits with , or . only){_foreign(compact)}")
+    note = None
+    if _ONE_SEPARATOR_THREE_DIGITS.match(compact):
+        separator = "." if "." in compact else ","
+        as_decimal = compact.replace(",", ".")
+        canonical = as_decimal if kind == DECIMAL else compact.replace(separator, "")
+        reading = "dấu thập phân (decimal point)" if kind == DECIMAL else "dấu phân cách hàng nghìn (thousands)"
+        note = (f"'{text}' không rõ nghĩa, đọc '{separator}' là {reading}: {canonical}; viết rõ hơn để tránh "
+                f"nhầm (ambiguous number, read as {canonical})")
+        compact = canonical
+    elif _THOUSANDS_DOT.match(compact):
         compact = compact.replace(".", "").replace(",", ".")
     elif _THOUSANDS_COMMA.match(compact):
         compact = compact.replace(",", "")
     else:
         compact = compact.replace(",", ".")
-    try:
-        float(compact)
-    except ValueError:
-        raise ValueError(f"'{text}' không phải số (not a number)") from None
-    if compact.count(".") > 1:
+    if compact.count(".") > 1 or compact.endswith("."):
         raise ValueError(f"'{text}' không phải số (not a number)")
-    decimals = len(compact.split(".")[1]) if "." in compact else 0
-    return compact, decimals
+    try:
+        parsed = _bounded(Decimal(compact), text)
+    except InvalidOperation:
+        raise ValueError(f"'{text}' không phải số (not a number)") from None
+    text_out, decimals = _plain(parsed)  # Decimal keeps the written decimals: 72,0 → 72.0
+    return (_noted(text_out, AMBIGUOUS_NUMBER, note) if note else text_out), decimals
 
 
-def integer(value) -> str:
-    text, decimals = number(value)
-    if decimals and float(text) != int(float(text)):
-        raise ValueError(f"'{cell_text(value)}' không phải số nguyên (not a whole number)")
-    return str(int(float(text)))
+def check_count(text: str, low: int = 0, high: int = MAX_COUNT) -> int:
+    """A canonical number (from `number`) that must be a whole number in [low, high]."""
+    parsed = Decimal(text)
+    if parsed != parsed.to_integral_value():
+        raise ValueError(f"'{text}' không phải số nguyên (not a whole number)")
+    if not low <= parsed <= high:
+        raise ValueError(f"{text} ngoài khoảng {low}..{high} (out of range)")
+    return int(parsed)
+
+
+def integer(value, low: int = 0, high: int = MAX_COUNT) -> str:
+    """A whole number in [low, high] (counts: 0..10^9); a `Noted` reading stays noted."""
+    text, _ = number(value, COUNT)
+    whole = str(check_count(text, low, high))
+    return _noted(whole, text.rule, text.note) if type(text) is Noted else whole
 
 
 def date(value) -> str:
@@ -110,6 +267,7 @@ def date(value) -> str:
     text = cell_text(value)
     if text is None:
         raise ValueError("trống (empty)")
+    text = ascii_digits(text)
     for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
         try:
             return dt.datetime.strptime(text, pattern).date().isoformat()
@@ -126,7 +284,7 @@ def period(value) -> str:
     """Reporting period → `YYYY-MM`, `YYYY-Qn`, `YYYY-Hn` or `YYYY`."""
     if isinstance(value, (dt.date, dt.datetime)):
         return f"{value.year:04d}-{value.month:02d}"
-    text = (cell_text(value) or "").lower().replace(" ", "")
+    text = ascii_digits(cell_text(value) or "").lower().replace(" ", "")
     match = _PERIOD_MONTH_FIRST.match(text)
     if match:
         text = f"{match.group(2)}-{match.group(1)}"
@@ -173,7 +331,7 @@ _NOT_MET = {"chuadat", "", "0", "false", "khong", "no", "khongdat"}
 
 def status(value) -> str:
     """Criterion status → `true` (Đạt) or `false` (Chưa đạt); empty means not met (contract §1)."""
-    key = fold(cell_text(value) or "")
+    key = fold(ascii_digits(cell_text(value) or ""))
     if key in _MET:
         return "true"
     if key in _NOT_MET:

@@ -20,9 +20,10 @@ from python_calamine import CalamineWorkbook
 
 from pipelines import rules
 from pipelines.ingest import normalize as n
+from pipelines.ingest.number_formats import shown_formats
 from pipelines.ingest.schema import (
-    CLAIMS, CRITERIA_SETS, KEY_VALUE_HEADER, SUBMISSION_KEYS, SUBMISSION_TABLES, THONG_TIN,
-    TIEU_CHI, TONG_HOP, Field, Table,
+    CHI_TIEU, CLAIMS, CRITERIA_SETS, KEY_VALUE_HEADER, OCOP, SUBMISSION_KEYS, SUBMISSION_TABLES,
+    THONG_TIN, TIEU_CHI, TONG_HOP, Field, Table, claim_value,
 )
 
 SUBMISSION = "submission"
@@ -71,6 +72,13 @@ class ParsedFile:
     def problem(self, sheet, row, column, rule, message, severity="error", ma_xa=None, ky=None):
         self.problems.append(Problem(self.name, sheet, row, column, rule, message, severity, ma_xa, ky))
 
+    def take(self, value, sheet, row, column):
+        """A parsed value, reporting the warning a `Noted` one carries (an ambiguous number's reading)."""
+        if type(value) is n.Noted:
+            self.problem(sheet, row, column, value.rule, value.note, severity="warning")
+            return str(value)
+        return value
+
 
 @dataclass
 class Grid:
@@ -79,6 +87,14 @@ class Grid:
     name: str
     rows: list[tuple[int, list]]
     spreadsheet: bool  # column references are letters (B) rather than header names
+    # (row, column index) → (decimals, percent) of the numeric cells whose number format changes
+    # what is shown (number_formats.py); empty for CSV and for most workbooks
+    formats: dict = field(default_factory=dict)
+
+    def as_shown(self, row: int, index: int, raw):
+        """A number field's cell as its format shows it (contract §2)."""
+        fmt = self.formats.get((row, index))
+        return n.shown(raw, *fmt) if fmt is not None else raw
 
     def column_ref(self, index: int, header: str) -> str:
         if not self.spreadsheet:
@@ -160,24 +176,30 @@ def _read_table(grid: Grid, fields: tuple[Field, ...], parsed: ParsedFile, skip_
     if not ok:
         return []
     # Column references are worked out once per sheet, not once per cell.
-    located = [(f, columns[f.key][0], grid.column_ref(*columns[f.key]), _memoised(f.parse))
-               for f in fields if f.key in columns]
+    located = [(f, columns[f.key][0], grid.column_ref(*columns[f.key]), _memoised(f.parse),
+                f.numeric and bool(grid.formats)) for f in fields if f.key in columns]
     records = []
     for row_number, cells in grid.rows:
         if row_number <= header_row or _is_blank(cells) or (skip_totals and _is_totals_row(cells)):
             continue
         record = {}
-        for f, index, ref, parse in located:
+        for f, index, ref, parse, formatted in located:
             raw = cells[index] if index < len(cells) else None
             if n.cell_text(raw) is None and f.parse is not n.status:
                 if f.required:
                     parsed.problem(grid.name, row_number, ref, "missing_value",
                                    f"thiếu giá trị '{f.label}' (required value missing)")
                 continue
+            if formatted:
+                raw = grid.as_shown(row_number, index, raw)
             try:
-                record[f.key] = (parse(raw), ref)
+                value = parse(raw)
             except ValueError as error:
                 parsed.problem(grid.name, row_number, ref, "invalid_value", f"{f.label}: {error}")
+                continue
+            if type(value) is n.Noted:  # an ambiguous number: kept, with a warning
+                value = parsed.take(value, grid.name, row_number, ref)
+            record[f.key] = (value, ref)
         records.append((row_number, record))
     return records
 
@@ -207,8 +229,10 @@ def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile, blank_keys: di
             if blank_keys is not None:
                 blank_keys.setdefault(f.key, (row_number, ref))
             continue
+        if f.numeric and grid.formats:
+            raw = grid.as_shown(row_number, value_index, raw)
         try:
-            values[f.key] = (f.parse(raw), row_number, ref)
+            values[f.key] = (parsed.take(f.parse(raw), grid.name, row_number, ref), row_number, ref)
         except ValueError as error:
             parsed.problem(grid.name, row_number, ref, "invalid_value", f"{f.label}: {error}")
     return values
@@ -216,13 +240,19 @@ def _read_key_value(grid: Grid, table: Table, parsed: ParsedFile, blank_keys: di
 
 # --- recognising and opening files -------------------------------------------------------------
 
+# Sheets holding numbers read as their cells show them (TieuChi's criterion numbers need not be).
+_SHOWN_SHEETS = frozenset(n.fold(t.sheet) for t in (TONG_HOP, CHI_TIEU, OCOP, CLAIMS))
+
+
 def _xlsx_grids(data: bytes) -> dict[str, Grid]:
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    formats = shown_formats(data, _SHOWN_SHEETS, n.fold) if data[:2] == b"PK" else {}
     grids = {}
     for name in workbook.sheet_names:
         sheet = workbook.get_sheet_by_name(name)
         rows = sheet.to_python(skip_empty_area=False)
-        grids[n.fold(name)] = Grid(name, [(i + 1, r) for i, r in enumerate(rows)], spreadsheet=True)
+        grids[n.fold(name)] = Grid(name, [(i + 1, r) for i, r in enumerate(rows)], spreadsheet=True,
+                                   formats=formats.get(name, {}))
     return grids
 
 
@@ -435,6 +465,20 @@ def _finish_submissions(parsed: ParsedFile, submissions: list[_Submission]) -> N
                 values.update(submission_id=submission_id, ma_xa=ma_xa, ky_bao_cao=ky,
                               source_sheet=sheet, source_row=line)
                 parsed.rows[table_name].append(values)
+    _place_warnings(parsed, submissions)
+
+
+def _place_warnings(parsed: ParsedFile, submissions: list[_Submission]) -> None:
+    """A cell's warning (an ambiguous number) names its commune and period, found through the row it
+    was read from, so the quality issue lands on the commune and resolves with its next report."""
+    unplaced = [p for p in parsed.problems if p.ma_xa is None and p.row is not None]
+    if not unplaced:
+        return
+    where = {(row.get("source_sheet"), row.get("source_row")): (row.get("ma_xa"), row.get("ky_bao_cao"))
+             for rows in parsed.rows.values() for row in rows}
+    only = (submissions[0].info["ma_xa"][0], submissions[0].info["ky_bao_cao"][0]) if len(submissions) == 1 else None
+    for problem in unplaced:
+        problem.ma_xa, problem.ky_bao_cao = where.get((problem.sheet, problem.row)) or only or (None, None)
 
 
 def _check_criteria(parsed, sub, ma_xa, ky, expected: int) -> None:
@@ -480,14 +524,18 @@ def _parse_claims(grid: Grid, parsed: ParsedFile) -> None:
     for line, record in _read_table(grid, CLAIMS.fields, parsed, skip_totals=False):
         values = {k: v for k, (v, _) in record.items()}
         if "gia_tri" in record:  # checked before giving up on the row, so every bad cell is listed
+            raw, ref = record["gia_tri"]
             try:
-                values["gia_tri"], values["so_chu_so_thap_phan"] = n.number(record["gia_tri"][0])
+                values["gia_tri"], values["so_chu_so_thap_phan"] = claim_value(raw, values.get("chi_so"))
             except ValueError as error:
-                parsed.problem(grid.name, line, record["gia_tri"][1], "invalid_value", f"Giá trị: {error}")
+                parsed.problem(grid.name, line, ref, "invalid_value", f"Giá trị: {error}")
                 continue
+            values["gia_tri"] = parsed.take(values["gia_tri"], grid.name, line, ref)
+            # as the officer saw it: a workbook number as its format (or General) shows it, text as typed
+            values["gia_tri_goc"] = (raw.display if type(raw) is n.Shown else values["gia_tri"]
+                                     if isinstance(raw, (int, float)) else n.cell_text(raw))
         if not all(f.key in record for f in CLAIMS.fields if f.required):
             continue
-        values["gia_tri_goc"] = record["gia_tri"][0]
         unit = values.get("ma_don_vi")
         if unit and unit.isdigit():  # a code Excel stored as a number lost its leading zero
             values["ma_don_vi"] = unit.zfill(2 if values["cap"] == "tinh" else 3)

@@ -23,7 +23,12 @@ CLAIM_METRICS = (
     "so_san_pham_ocop_3_sao", "so_san_pham_ocop_4_sao", "so_san_pham_ocop_5_sao",
     "so_thon_kieu_mau", "so_mo_hinh_sxkd_moi", "so_htx_moi", "so_tht_moi", "so_dn_moi",
     "so_xa_khong_co_mo_hinh_moi", "von_giai_ngan_trieu_dong", "ty_le_giai_ngan",
+    "so_xa_hien_dai",  # contract 1.1
 )
+# Claims whose value is a percentage, a mean or an amount: a lone `72.125` reads as 72.125. Every other
+# metric is a count: whole, 0..10^9, and a lone `1.250` reads as 1250 (normalize.number).
+CLAIM_DECIMAL_METRICS = frozenset({"ty_le_xa_dat_chuan", "binh_quan_tieu_chi", "ty_le_giai_ngan",
+                                   "von_giai_ngan_trieu_dong"})
 
 
 def _code5(value):
@@ -43,6 +48,21 @@ def _stars(value):
     if not 1 <= int(stars) <= 5:
         raise ValueError(f"số sao {stars} ngoài 1-5 (stars must be 1 to 5)")
     return stars
+
+
+def claim_value(raw, chi_so: str | None) -> tuple[str, int]:
+    """A claimed value (contract §2) → (canonical text, decimals as shown). A count is whole and within
+    0..10^9; a percentage, mean or amount reads a lone `72.125` as a decimal (normalize.number)."""
+    if chi_so is None or chi_so in CLAIM_DECIMAL_METRICS:
+        return n.number(raw, n.DECIMAL)
+    text, decimals = n.number(raw, n.COUNT)
+    n.check_count(text)
+    return text, decimals
+
+
+def _as_received(value):
+    """The cell itself: claims' `gia_tri` is read by the claims reader, which knows the metric."""
+    return value
 
 
 def _score(value):
@@ -65,6 +85,7 @@ class Field:
     label: str
     parse: Callable
     required: bool = False
+    numeric: bool = False  # read as the workbook cell shows it (its number format: decimals, percent)
 
 
 @dataclass(frozen=True)
@@ -105,14 +126,14 @@ THONG_TIN = Table("thong_tin", "ThongTin", (
 ), required=True, key_value=True)
 
 TIEU_CHI = Table("tieu_chi", "TieuChi", (
-    Field("tieu_chi", "Tiêu chí", n.integer, True),
+    Field("tieu_chi", "Tiêu chí", n.integer, True, numeric=True),
     Field("trang_thai", "Trạng thái", n.status, True),
     Field("ghi_chu", "Ghi chú", n.text),
 ), required=True)
 
 CHI_TIEU = Table("chi_tieu", "ChiTieu", (
-    Field("ma_chi_tieu", "Mã chỉ tiêu", n.text, True),
-    Field("gia_tri", "Giá trị", _decimal, True),
+    Field("ma_chi_tieu", "Mã chỉ tiêu", n.unit_code, True),  # "１０.１" is 10.1
+    Field("gia_tri", "Giá trị", _decimal, True, numeric=True),
     Field("don_vi", "Đơn vị", n.text),
 ), required=False)
 
@@ -122,41 +143,41 @@ OCOP = Table("ocop", "OCOP", (
     Field("nhom_san_pham", "Nhóm sản phẩm", n.text),
     Field("chu_the", "Chủ thể", n.text),
     Field("loai_chu_the", "Loại chủ thể", n.choice(PRODUCER_TYPES)),
-    Field("diem", "Điểm", _score),
-    Field("so_sao", "Số sao", _stars, True),
+    Field("diem", "Điểm", _score, numeric=True),
+    Field("so_sao", "Số sao", _stars, True, numeric=True),
     Field("so_quyet_dinh", "Số quyết định", n.text),
     Field("ngay_quyet_dinh", "Ngày quyết định", n.date, True),
     Field("cap_danh_gia", "Cấp đánh giá", n.text),
 ), required=True)
 
 TONG_HOP = Table("tong_hop", "TongHop", (
-    Field("so_tieu_chi_dat", "Số tiêu chí đạt", n.integer),
+    Field("so_tieu_chi_dat", "Số tiêu chí đạt", n.integer, numeric=True),
     Field("danh_hieu", "Danh hiệu", n.choice(TITLES)),
     Field("so_quyet_dinh_cong_nhan", "Số quyết định công nhận", n.text),
     Field("ngay_cong_nhan", "Ngày công nhận", n.date),
-    Field("so_san_pham_ocop", "Số sản phẩm OCOP", n.integer),
-    Field("so_san_pham_3_sao", "Số sản phẩm 3 sao", n.integer),
-    Field("so_san_pham_4_sao", "Số sản phẩm 4 sao", n.integer),
-    Field("so_san_pham_5_sao", "Số sản phẩm 5 sao", n.integer),
-    Field("so_thon_kieu_mau", "Số thôn kiểu mẫu", n.integer),
-    Field("so_mo_hinh_sxkd_moi", "Số mô hình SXKD mới", n.integer),
-    Field("so_htx_moi", "Số HTX mới", n.integer),
-    Field("so_tht_moi", "Số THT mới", n.integer),
-    Field("so_dn_moi", "Số DN mới", n.integer),
-    Field("von_ke_hoach_trieu_dong", "Vốn kế hoạch (triệu đồng)", _decimal),
-    Field("von_giai_ngan_trieu_dong", "Vốn giải ngân (triệu đồng)", _decimal),
-    Field("xi_mang_tan", "Xi măng (tấn)", _decimal),
+    Field("so_san_pham_ocop", "Số sản phẩm OCOP", n.integer, numeric=True),
+    Field("so_san_pham_3_sao", "Số sản phẩm 3 sao", n.integer, numeric=True),
+    Field("so_san_pham_4_sao", "Số sản phẩm 4 sao", n.integer, numeric=True),
+    Field("so_san_pham_5_sao", "Số sản phẩm 5 sao", n.integer, numeric=True),
+    Field("so_thon_kieu_mau", "Số thôn kiểu mẫu", n.integer, numeric=True),
+    Field("so_mo_hinh_sxkd_moi", "Số mô hình SXKD mới", n.integer, numeric=True),
+    Field("so_htx_moi", "Số HTX mới", n.integer, numeric=True),
+    Field("so_tht_moi", "Số THT mới", n.integer, numeric=True),
+    Field("so_dn_moi", "Số DN mới", n.integer, numeric=True),
+    Field("von_ke_hoach_trieu_dong", "Vốn kế hoạch (triệu đồng)", _decimal, numeric=True),
+    Field("von_giai_ngan_trieu_dong", "Vốn giải ngân (triệu đồng)", _decimal, numeric=True),
+    Field("xi_mang_tan", "Xi măng (tấn)", _decimal, numeric=True),
 ), required=True, key_value=True)
 
 SUBMISSION_TABLES = (THONG_TIN, TIEU_CHI, CHI_TIEU, OCOP, TONG_HOP)
 
 CLAIMS = Table("claims", "ChiSo", (
     Field("cap", "Cấp", n.choice(CLAIM_LEVELS), True),
-    Field("ma_don_vi", "Mã đơn vị", n.text),
+    Field("ma_don_vi", "Mã đơn vị", n.unit_code),
     Field("tu_thang", "Từ tháng", n.month, True),
     Field("den_thang", "Đến tháng", n.month, True),
     Field("chi_so", "Chỉ số", n.choice({m: m for m in CLAIM_METRICS}), True),
-    Field("gia_tri", "Giá trị", n.text, True),  # parsed with its decimals by the claims reader
+    Field("gia_tri", "Giá trị", _as_received, True, numeric=True),  # parsed by the claims reader
     Field("nguon", "Nguồn", n.text),
 ), required=True)
 

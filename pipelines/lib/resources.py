@@ -3,10 +3,14 @@
 dbt receives what it needs from it as `--vars` (`dbt_vars`).
 """
 
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines import rules
 from pipelines.settings import DEFAULT_POLICY_FILE, HomePaths, default_home
 
 
@@ -20,7 +24,7 @@ class NtmSettings(dg.ConfigurableResource):
 
     home: str = ""
     # Criteria-met band edges, lower bounds of the bands below "all criteria" (domain.md).
-    band_edges: list[int] = [15, 10, 5]
+    band_edges: list[int] = list(rules.band_edges())
     # Day of the month after the period by which a report counts as timely.
     deadline_day: int = 10
     policy_file: str = str(DEFAULT_POLICY_FILE)
@@ -43,3 +47,40 @@ class NtmSettings(dg.ConfigurableResource):
     def dbt_vars(self) -> dict:
         # deadline_day: timeliness of reporting (dbt_project/models/audit/audit_reporting_completeness.sql)
         return {"band_edges": list(self.band_edges), "deadline_day": self.deadline_day}
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where the alert sensor (pipelines/defs/alerts.py) reports failed runs and withheld
+    publications. Read from the environment when the sensor runs, so the daemon's environment rules:
+
+    - NTM_ALERT_HOOKS: comma-separated `log`, `email`, `webhook` (default `log`; the log always gets it).
+    - NTM_ALERT_WEBHOOK_URL: the URL that receives a JSON POST.
+    - NTM_ALERT_SMTP_HOST, NTM_ALERT_SMTP_PORT (default localhost, 25), NTM_ALERT_EMAIL_FROM,
+      NTM_ALERT_EMAIL_TO (comma-separated): plain SMTP to a relay, no login.
+    - NTM_ALERT_REPORT_BASE_URL: where reports/ is served; links are file:// paths without it.
+    - NTM_ALERT_TIMEOUT: seconds for one delivery (default 10).
+    """
+
+    hooks: tuple[str, ...] = ("log",)
+    webhook_url: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    email_from: str = ""
+    email_to: tuple[str, ...] = ()
+    report_base_url: str = ""
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AlertSettings":
+        env = os.environ if environ is None else environ
+
+        def items(name: str, default: str = "") -> tuple[str, ...]:
+            return tuple(part.strip() for part in env.get(name, default).split(",") if part.strip())
+
+        return cls(hooks=items("NTM_ALERT_HOOKS", "log"), webhook_url=env.get("NTM_ALERT_WEBHOOK_URL", ""),
+                   smtp_host=env.get("NTM_ALERT_SMTP_HOST", "localhost"),
+                   smtp_port=int(env.get("NTM_ALERT_SMTP_PORT", "25")),
+                   email_from=env.get("NTM_ALERT_EMAIL_FROM", ""), email_to=items("NTM_ALERT_EMAIL_TO"),
+                   report_base_url=env.get("NTM_ALERT_REPORT_BASE_URL", ""),
+                   timeout=float(env.get("NTM_ALERT_TIMEOUT", "10")))

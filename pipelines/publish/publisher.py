@@ -3,6 +3,10 @@
 The new database and Parquet files are written beside the old ones and renamed over them, so a
 reader sees the old state or the new one, never half of either, and a reader holding the old file
 open keeps reading it undisturbed (the rename leaves its open file intact).
+
+The copy also holds the `analytics` views (recreated from the warehouse's, so they read the copy's
+own tables) and the descriptions of every table, view and column as comments; the dbt catalogue page
+is published beside it (catalogue.py).
 """
 
 from __future__ import annotations
@@ -16,10 +20,17 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publish.catalogue import Docs, descriptions_from_manifest, write_comments
 from pipelines.settings import HomePaths
 
 KEEP_PARQUET_VERSIONS = 2
 MANIFEST_TABLE = "publication_manifest"
+VIEW_SCHEMA = "analytics"
+CATALOGUE_PAGE = "catalogue.html"
+
+
+class PublishFailed(Exception):
+    pass
 
 
 def published_tables(conn: duckdb.DuckDBPyConnection, database: str) -> list[str]:
@@ -27,6 +38,49 @@ def published_tables(conn: duckdb.DuckDBPyConnection, database: str) -> list[str
     return [name for (name,) in conn.execute(
         "select table_name from duckdb_tables() where database_name = ? and schema_name = 'main' "
         "order by table_name", [database]).fetchall()]
+
+
+def _copy_views(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Recreate the warehouse's analytics views in the new copy. Their SQL names no database (dbt
+    writes `main.mart_unit_month`, not `warehouse.main...`), so inside the copy they read the copy's
+    own tables. A view may read another: create in rounds until none is left."""
+    pending = dict(conn.execute(
+        "select view_name, sql from duckdb_views() where database_name = 'src' and schema_name = ? "
+        "and not internal order by view_name", [VIEW_SCHEMA]).fetchall())
+    if not pending:
+        return []
+    conn.execute(f"create schema pub.{VIEW_SCHEMA}")
+    conn.execute("use pub")  # the views' statements create `analytics.x` in the default catalog
+    try:
+        created, errors = [], {}
+        while pending:
+            before, errors = len(pending), {}
+            for name, sql in list(pending.items()):
+                try:
+                    conn.execute(sql)
+                except duckdb.Error as error:  # reads a view not created yet, or something unpublished
+                    errors[name] = str(error).splitlines()[0]
+                else:
+                    created.append(name)
+                    del pending[name]
+            if len(pending) == before:  # no progress: what is left never resolves
+                break
+    finally:
+        conn.execute("use memory")
+    if pending:
+        raise PublishFailed("analytics views that do not resolve in the published copy (they may read only "
+                            "the tables of main and each other): "
+                            + "; ".join(f"{VIEW_SCHEMA}.{name}: {errors.get(name)}" for name in sorted(pending)))
+    return sorted(created)
+
+
+def _project_descriptions() -> dict:
+    """Descriptions from the dbt project's own parsed manifest (lib.dbt.ensure_manifest), for a
+    publication made without a docs build (benchmarks)."""
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    return descriptions_from_manifest(json.loads(manifest.read_text("utf-8")) if manifest.exists() else {})
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -44,8 +98,9 @@ def _fsync(path: Path) -> None:
 
 
 def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db: Path,
-                parquet_dir: Path) -> dict:
-    """The new database and Parquet files, beside the published ones; returns row counts."""
+                parquet_dir: Path, descriptions: dict) -> tuple[dict, list[str], int]:
+    """The new database and Parquet files, beside the published ones; returns row counts, the views
+    and the number of comments written."""
     counts = {}
     with duckdb.connect() as conn:
         conn.execute(f"attach '{paths.warehouse}' as src (read_only)")
@@ -61,14 +116,28 @@ def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db
                      "table_name varchar, row_count bigint)")
         conn.executemany(f"insert into pub.main.{MANIFEST_TABLE} values (?, ?, ?, ?)",
                          [(run_id, published_at, table, n) for table, n in counts.items()])
+        views = _copy_views(conn)
+        comments = write_comments(conn, "pub", descriptions)
         conn.execute("detach pub")
         conn.execute("detach src")
     os.chmod(new_db, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read; only a publish replaces
     _fsync(new_db)  # on disk before the rename makes it the published copy
-    return counts
+    return counts, views, comments
 
 
-def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
+def _publish_catalogue(paths: HomePaths, docs: Docs) -> Path:
+    """The dbt catalogue page beside the database, replaced atomically like it."""
+    page = paths.published / CATALOGUE_PAGE
+    tmp = paths.published / f".{CATALOGUE_PAGE}.tmp"
+    shutil.copyfile(docs.page, tmp)
+    os.replace(tmp, page)
+    return page
+
+
+def publish(paths: HomePaths, run_id: str, checks_passed: list[str], docs: Docs | None = None) -> dict:
+    """Publish the warehouse. `docs` (catalogue.generate_docs of this run) brings the descriptions and
+    the catalogue page; without it, the descriptions come from the project's parsed manifest, if any,
+    and the catalogue page is left as it was."""
     paths.published.mkdir(parents=True, exist_ok=True)
     published_at = dt.datetime.now().replace(microsecond=0)
     stamp = published_at.strftime("%Y%m%dT%H%M%S")
@@ -77,7 +146,8 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
     parquet_dir = paths.published / f"parquet-{tag}"
     parquet_dir.mkdir()
     try:
-        counts = _write_copy(paths, run_id, published_at, new_db, parquet_dir)
+        counts, views, comments = _write_copy(paths, run_id, published_at, new_db, parquet_dir,
+                                              docs.descriptions if docs else _project_descriptions())
     except BaseException:
         # a failed publish leaves the published copy as it was, and no half-written files beside it
         new_db.unlink(missing_ok=True)
@@ -93,6 +163,7 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
     os.replace(tmp_link, link)
     for old in sorted(paths.published.glob("parquet-*"))[:-KEEP_PARQUET_VERSIONS]:
         shutil.rmtree(old, ignore_errors=True)
+    catalogue = _publish_catalogue(paths, docs) if docs else paths.published / CATALOGUE_PAGE
 
     manifest = {
         "run_id": run_id,
@@ -102,6 +173,9 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str]) -> dict:
         "parquet_version": str(parquet_dir.relative_to(paths.home)),  # kept while a newer one is read
         "checks_passed": checks_passed,
         "row_counts": counts,
+        "views": [f"{VIEW_SCHEMA}.{name}" for name in views],
+        "comments": comments,
+        "catalogue": str(catalogue.relative_to(paths.home)) if catalogue.exists() else None,
     }
     _atomic_write_text(paths.published / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     return manifest

@@ -3,7 +3,14 @@
 --                                  misses the threshold of its criteria set (seed sub_indicator_thresholds)
 --   OCOP_CERTIFICATE_EXPIRED       an OCOP product listed as valid at the period's end whose
 --                                  certificate (36 months from the decision) had already expired
+--   FLOW_PERIOD_OVERLAP_MISMATCH   a coarser submission (quarter, half-year, year) whose months finer
+--                                  submissions of the commune also cover: the finer ones' flows count
+--                                  (int_commune_reports.tinh_dong_chay); the coarser one's flows differ
+--                                  from their sum over its period, naming both files
 -- Columns as audit_findings (without muc_do_mac_dinh: the policy decides).
+{% set flows = ['so_mo_hinh_sxkd_moi', 'so_htx_moi', 'so_tht_moi', 'so_dn_moi', 'von_ke_hoach_trieu_dong',
+                'von_giai_ngan_trieu_dong', 'xi_mang_tan'] %}
+
 with reports as (select * from {{ ref('int_commune_reports') }}),
 
 thresholds as (select * from {{ ref('sub_indicator_thresholds') }}),
@@ -47,7 +54,47 @@ ocop_certificate_expired as (
     from reports as r
     inner join {{ ref('int_ocop_listings_current') }} as o using (submission_id)
     where o.het_hieu_luc <= last_day(r.thang_ky)
+),
+
+-- The finer submissions whose flows count, within each coarser submission they overlap.
+overlapped as (
+    select
+        coarse.submission_id, coarse.ma_xa, coarse.ky_bao_cao, coarse.file_name, coarse.so_thang_ky,
+        count(distinct fine.thang_ky) as so_ky_chi_tiet,
+        sum(fine.so_thang_ky) as so_thang_chi_tiet,
+        string_agg(distinct fine.file_name, ', ' order by fine.file_name) as tep_chi_tiet,
+        string_agg(fine.ky_bao_cao, ', ' order by fine.thang_ky) as ky_chi_tiet,
+        {%- for flow in flows %}
+        any_value(coarse.{{ flow }}) as {{ flow }}__tho,
+        sum(fine.{{ flow }}) as {{ flow }}__chi_tiet{{ ',' if not loop.last }}
+        {%- endfor %}
+    from reports as coarse
+    inner join reports as fine
+        on fine.era = coarse.era and fine.ma_xa = coarse.ma_xa and fine.tinh_dong_chay
+        and fine.so_thang_ky < coarse.so_thang_ky
+        and fine.thang_ky_dau >= coarse.thang_ky_dau and fine.thang_ky <= coarse.thang_ky
+    where not coarse.tinh_dong_chay
+    group by coarse.submission_id, coarse.ma_xa, coarse.ky_bao_cao, coarse.file_name, coarse.so_thang_ky
+),
+
+flow_period_overlap_mismatch as (
+    {%- for flow in flows %}
+    select
+        'FLOW_PERIOD_OVERLAP_MISMATCH', 'xa', ma_xa, ky_bao_cao,
+        cast({{ flow }}__tho as double),
+        cast(coalesce({{ flow }}__chi_tiet, 0) as double),
+        'Kỳ ' || ky_bao_cao || ' (' || file_name || ') khai {{ flow }} = ' || cast({{ flow }}__tho as varchar)
+            || ' nhưng các kỳ chi tiết hơn ' || ky_chi_tiet || ' (' || tep_chi_tiet || ') cộng lại '
+            || cast(coalesce({{ flow }}__chi_tiet, 0) as varchar) || ', phủ ' || so_thang_chi_tiet || '/' || so_thang_ky
+            || ' tháng; số liệu kỳ chi tiết được tính (a coarser report disagrees with the finer reports of the '
+            || 'same months; the finer ones count, the coarser one is not added)',
+        submission_id || ':{{ flow }}'
+    from overlapped
+    where {{ flow }}__tho is not null and {{ flow }}__tho <> coalesce({{ flow }}__chi_tiet, 0)
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 )
 
 select * from sub_indicator_below_threshold
 union all select * from ocop_certificate_expired
+union all select * from flow_period_overlap_mismatch

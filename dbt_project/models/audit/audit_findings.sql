@@ -3,13 +3,8 @@
 -- Checks are here (claims, scope, a commune against its declared totals, ingest problems) and in
 -- the other audit models, unioned below: audit_commune_detail (sub-indicators, expired OCOP
 -- certificates), audit_reporting (completeness, timeliness), audit_over_time (criteria drops,
--- outliers, year-on-year change), audit_cross_level (levels of the marts and of the claims).
-{% set fold_name %}
-regexp_replace(
-    regexp_replace(lower(strip_accents(replace(replace(nfc_normalize(trim(s.ten_xa)), 'Đ', 'D'), 'đ', 'd'))),
-                   '^(xa|phuong|thi tran|x\.|p\.|tt\.?)\s*', ''),
-    '[^0-9a-z]', '', 'g')
-{% endset %}
+-- outliers, year-on-year change), audit_cross_level (levels of the marts and of the claims),
+-- audit_staging_casts (cells staging could not cast), audit_roster (bad roster cells, with their own severity).
 
 with reports as (select * from {{ ref('int_commune_reports') }}),
 
@@ -27,6 +22,7 @@ accepted_submissions as (
     select s.ma_xa, s.ky_bao_cao, f.arrived_at, f.file_name
     from {{ ref('stg_submissions') }} as s
     inner join files as f using (file_sha256)
+    where f.file_status = 'accepted'
 ),
 
 claim_mismatch as (
@@ -53,7 +49,21 @@ claim_unknown_unit as (
             || ' (no commune in scope for this unit; ' || file_name || ', dòng ' || source_row || ')',
         chi_so
     from claims
-    where not co_don_vi
+    where not co_don_vi and not huyen_da_bai_bo
+),
+
+-- Districts were abolished on 1 July 2025: a district claim whose den_thang is later has no unit.
+claim_district_abolished as (
+    select
+        'CLAIM_DISTRICT_ABOLISHED', cap, ma_don_vi, tu_thang || '..' || den_thang,
+        cast(gia_tri_bao_cao as double), null::double,
+        'Huyện ' || ma_don_vi || ' không còn tại tháng ' || den_thang || ' (cấp huyện bãi bỏ từ 1/7/2025); chỉ số '
+            || chi_so || ' báo cáo ' || gia_tri_goc || ' không đối chiếu được (district claim after the 2025 reform: '
+            || 'districts were abolished, state it for the province or its communes; ' || file_name || ', dòng '
+            || source_row || ')',
+        chi_so
+    from claims
+    where huyen_da_bai_bo
 ),
 
 unknown_commune as (
@@ -64,7 +74,9 @@ unknown_commune as (
         r.submission_id
     from reports as r
     where not exists (select 1 from units as u where u.era = r.era and u.ma_xa = r.ma_xa)
-      and not exists (select 1 from roster as ro where ro.ma_xa = r.ma_xa)
+      and not exists (select 1 from roster as ro where ro.ma_xa = r.ma_xa
+                    and (ro.tu_thang_ky is null or r.thang_ky >= ro.tu_thang_ky)
+                    and (ro.den_thang_ky is null or r.thang_ky <= ro.den_thang_ky))
 ),
 
 out_of_scope as (
@@ -77,9 +89,11 @@ out_of_scope as (
     from reports as r
     left join units as u on u.era = r.era and u.ma_xa = r.ma_xa
     where not exists (
-        select 1 from scope as s where s.thang_ky = r.thang_ky and s.ma_xa = r.ma_xa
+        select 1 from scope as s where s.era = r.era and s.thang_ky = r.thang_ky and s.ma_xa = r.ma_xa
     )
-      and (u.ma_xa is not null or exists (select 1 from roster as ro where ro.ma_xa = r.ma_xa))
+      and (u.ma_xa is not null or exists (select 1 from roster as ro where ro.ma_xa = r.ma_xa
+                    and (ro.tu_thang_ky is null or r.thang_ky >= ro.tu_thang_ky)
+                    and (ro.den_thang_ky is null or r.thang_ky <= ro.den_thang_ky)))
 ),
 
 name_mismatch as (
@@ -90,19 +104,35 @@ name_mismatch as (
         s.submission_id
     from reports as s
     inner join units as u on u.era = s.era and u.ma_xa = s.ma_xa
-    -- both names folded alike: the package's own name_key keeps diacritics or adds suffixes for a few units
-    where s.ten_xa is not null and {{ fold_name }} <> {{ fold_name | replace('s.ten_xa', 'u.ten_xa') }}
+    -- u.name_key is normalize.commune_name_key of the reference name; the same Python fold here
+    where s.ten_xa is not null and {{ commune_name_key('s.ten_xa') }} <> u.name_key
 ),
 
+-- Per era: a roster row's code is looked up in the unit list of the months it applies to.
 roster_unknown as (
     select
-        'ROSTER_UNIT_NOT_IN_REFERENCE', 'xa', r.ma_xa, coalesce(strftime(r.tu_thang_ky, '%Y-%m'), '') || '..'
-            || coalesce(strftime(r.den_thang_ky, '%Y-%m'), ''), null::double, null::double,
-        'Xã ' || r.ma_xa || coalesce(' (' || r.ten_xa || ')', '')
-            || ' trong danh sách không có trong danh mục hành chính (roster unit not in the reference, e.g. merged away)',
-        r.ma_xa
-    from roster as r
-    where not exists (select 1 from units as u where u.ma_xa = r.ma_xa)
+        'ROSTER_UNIT_NOT_IN_REFERENCE', 'xa', ma_xa, strftime(min(thang_ky), '%Y-%m') || '..' || strftime(max(thang_ky), '%Y-%m'),
+        null::double, null::double,
+        'Xã ' || ma_xa || coalesce(' (' || any_value(ten_xa) || ')', '') || ' trong danh sách không có trong danh mục hành chính '
+            || era || ' (roster unit not in the reference of its months, e.g. merged away)',
+        era || ':' || ma_xa
+    from scope
+    where nguon_pham_vi = 'roster' and not co_trong_danh_muc
+    group by era, ma_xa
+),
+
+-- A roster row without its commune or province: the Python reader rejects it (contract §3); should one
+-- reach ref.roster, it is in no province's scope, and that must not be silent.
+roster_incomplete as (
+    select
+        'ROSTER_ROW_INCOMPLETE', 'xa', coalesce(ma_xa, ''), coalesce(strftime(tu_thang_ky, '%Y-%m'), '') || '..'
+            || coalesce(strftime(den_thang_ky, '%Y-%m'), ''), null::double, null::double,
+        'Dòng danh sách xã ' || coalesce(ma_xa, '(không mã)') || coalesce(' (' || ten_xa || ')', '') || ' thiếu '
+            || concat_ws(', ', case when ma_xa is null then 'ma_xa' end, case when ma_tinh is null then 'ma_tinh' end)
+            || ' (roster row without its commune or province code: in no scope; reference/roster.csv)',
+        coalesce(ma_xa, '') || ':' || coalesce(ten_xa, '')
+    from roster
+    where ma_xa is null or ma_tinh is null
 ),
 
 declared_criteria as (
@@ -136,17 +166,20 @@ title_lost_criteria as (
     where bac_danh_hieu >= 1 and so_tieu_chi_dat < so_tieu_chi_bo
 ),
 
+-- Products counted distinct within the submission (the same product listed twice counts once);
+-- whether a star rating makes an OCOP product is the seed's (ocop_star_bands).
 ocop_listed as (
     select
         r.submission_id,
-        count_if(o.so_sao >= 3) as so_san_pham_ocop,
-        count_if(o.so_sao = 3) as so_san_pham_3_sao,
-        count_if(o.so_sao = 4) as so_san_pham_4_sao,
-        count_if(o.so_sao = 5) as so_san_pham_5_sao
+        count(distinct case when cast(b.la_san_pham_ocop as boolean) then o.khoa_san_pham end) as so_san_pham_ocop,
+        count(distinct case when o.so_sao = 3 then o.khoa_san_pham end) as so_san_pham_3_sao,
+        count(distinct case when o.so_sao = 4 then o.khoa_san_pham end) as so_san_pham_4_sao,
+        count(distinct case when o.so_sao = 5 then o.khoa_san_pham end) as so_san_pham_5_sao
     from reports as r
-    left join {{ ref('int_ocop_listings_current') }} as o
+    left join {{ ref('int_ocop_listings_keyed') }} as o
         on o.submission_id = r.submission_id
         and {{ ocop_valid_on('o', 'last_day(r.thang_ky)') }}
+    left join {{ ref('ocop_star_bands') }} as b on b.so_sao = o.so_sao
     group by r.submission_id
 ),
 
@@ -165,8 +198,8 @@ ocop_declared as (
     {%- endfor %}
 ),
 
--- A rejected file's problems stand until the commune and period arrive in an accepted file, or a
--- later accepted file of the same name replaces it.
+-- A rejected file's problems stand until the commune and period arrive in an accepted file that
+-- arrived later (issue 10); a problem without a commune code stays open until waived.
 ingest_problems as (
     select
         'INGEST_' || upper(p.rule) as ma_kiem_tra, 'xa', coalesce(p.ma_xa, ''), coalesce(p.ky_bao_cao, ''), null::double, null::double,
@@ -180,18 +213,19 @@ ingest_problems as (
     where not exists (
         select 1 from accepted_submissions as a
         where a.arrived_at > f.arrived_at
-          and ((p.ma_xa is not null and a.ma_xa = p.ma_xa and a.ky_bao_cao = p.ky_bao_cao)
-               or (p.ma_xa is null and a.file_name = f.file_name))
+          and a.ma_xa = p.ma_xa and a.ky_bao_cao = p.ky_bao_cao
     )
 )
 
 select *, null::varchar as muc_do_mac_dinh from (
     select * from claim_mismatch
     union all select * from claim_unknown_unit
+    union all select * from claim_district_abolished
     union all select * from unknown_commune
     union all select * from out_of_scope
     union all select * from name_mismatch
     union all select * from roster_unknown
+    union all select * from roster_incomplete
     union all select * from declared_criteria
     union all select * from title_without_decision
     union all select * from title_lost_criteria
@@ -200,5 +234,7 @@ select *, null::varchar as muc_do_mac_dinh from (
     union all select * from {{ ref('audit_reporting') }}
     union all select * from {{ ref('audit_over_time') }}
     union all select * from {{ ref('audit_cross_level') }}
+    union all select * from {{ ref('audit_staging_casts') }}
 )
 union all select * from ingest_problems
+union all select * from {{ ref('audit_roster') }}

@@ -1,4 +1,6 @@
--- Outliers and consistency over time (WHO Data Quality Review):
+-- Outliers and consistency over time (WHO Data Quality Review). Every series is a unit's within its
+-- era (era, code): most 2025 communes reuse a legacy code of another commune, so a series never runs
+-- from a legacy commune into the 2025 commune of the same code.
 --   CRITERIA_DROP       a commune's criteria met fall by var('criteria_drop', 3) or more from one month
 --                       to the next, within the same criteria set
 --   FLOW_OUTLIER        a flow in one report lies beyond 3 SD of the mean of the commune's other reports
@@ -19,7 +21,7 @@ with commune_months as (select * from {{ ref('fct_commune_month') }}),
 
 criteria_series as (
     select
-        ma_xa, thang_ky, thang, bo_tieu_chi, so_tieu_chi_dat, thang_ky_so_lieu, submission_id_so_lieu,
+        era, ma_xa, thang_ky, thang, bo_tieu_chi, so_tieu_chi_dat, thang_ky_so_lieu, submission_id_so_lieu,
         lag(so_tieu_chi_dat) over w as so_tieu_chi_dat_truoc,
         lag(bo_tieu_chi) over w as bo_tieu_chi_truoc,
         lag(thang) over w as thang_truoc
@@ -47,7 +49,7 @@ criteria_drop as (
 
 flow_values as (
     select
-        r.submission_id, r.ma_xa, r.ky_bao_cao, r.file_name,
+        r.submission_id, r.era, r.ma_xa, r.ky_bao_cao, r.file_name,
         {{ period_kind('r.ky_bao_cao') }} as loai_ky,
         v.chi_so,
         v.gia_tri
@@ -62,7 +64,7 @@ flow_values as (
 
 series_stats as (
     select
-        ma_xa, loai_ky, chi_so,
+        era, ma_xa, loai_ky, chi_so,
         count(*) as n, sum(gia_tri) as tong, sum(gia_tri * gia_tri) as tong_binh_phuong,
         median(gia_tri) as trung_vi
     from flow_values
@@ -71,9 +73,9 @@ series_stats as (
 ),
 
 series_mad as (
-    select s.ma_xa, s.loai_ky, s.chi_so, median(abs(v.gia_tri - s.trung_vi)) as mad
+    select s.era, s.ma_xa, s.loai_ky, s.chi_so, median(abs(v.gia_tri - s.trung_vi)) as mad
     from series_stats as s
-    inner join flow_values as v using (ma_xa, loai_ky, chi_so)
+    inner join flow_values as v using (era, ma_xa, loai_ky, chi_so)
     group by all
 ),
 
@@ -89,8 +91,8 @@ scored as (
             (s.tong_binh_phuong - v.gia_tri * v.gia_tri - (s.tong - v.gia_tri) ^ 2 / (s.n - 1)) / (s.n - 2), 0))
             as do_lech_chuan_khac
     from flow_values as v
-    inner join series_stats as s using (ma_xa, loai_ky, chi_so)
-    inner join series_mad as m using (ma_xa, loai_ky, chi_so)
+    inner join series_stats as s using (era, ma_xa, loai_ky, chi_so)
+    inner join series_mad as m using (era, ma_xa, loai_ky, chi_so)
 ),
 
 flow_outlier as (
@@ -113,7 +115,7 @@ flow_outlier as (
 
 unit_months as (
     select
-        cap, ma_don_vi, any_value(ten_don_vi) over (partition by cap, ma_don_vi) as ten_don_vi,
+        cap, ma_don_vi, any_value(ten_don_vi) over (partition by cap, ma_don_vi, {{ era_of('thang_ky') }}) as ten_don_vi,
         {{ era_of('thang_ky') }} as era, year(thang_ky) as nam, month(thang_ky) as thang_so, so_xa_co_bao_cao,
         {%- for flow in flows %}
         sum(coalesce({{ flow }}, 0)) over ytd as {{ flow }}{{ ',' if not loop.last }}

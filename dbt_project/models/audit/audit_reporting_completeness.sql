@@ -10,7 +10,8 @@
 -- same month (a monthly report for 2020-06 also serves 2020-H1 and 2020-Q2).
 -- Timeliness is on-time / received, so that a missing report counts once (against completeness),
 -- not twice.
--- Timely: first received on or before day var('deadline_day', 10) of the month after the period. Periods
+-- Timely: first received, as a local date in Asia/Ho_Chi_Minh (stg_files.arrived_at_local), on or
+-- before day var('deadline_day', 10) of the month after the period. Periods
 -- whose deadline passed before the warehouse's first file arrived are back-filled history: their
 -- timeliness cannot be judged and is left null.
 {% set kinds = [('thang', 1), ('quy', 3), ('nua_nam', 6), ('nam', 12)] %}
@@ -19,13 +20,15 @@ with scope as (select * from {{ ref('int_scope_month') }}),
 
 submissions as (
     select
+        {{ era_of('s.thang_ky') }} as era,
         s.ma_xa,
         s.ky_bao_cao,
         s.thang_ky,
         {{ period_kind('s.ky_bao_cao') }} as loai_ky,
-        f.arrived_at
+        f.arrived_at_local as arrived_at
     from {{ ref('stg_submissions') }} as s
     inner join {{ ref('stg_files') }} as f using (file_sha256)
+    where s.thang_ky is not null and f.file_status = 'accepted'
 ),
 
 kind_months as (
@@ -33,16 +36,18 @@ kind_months as (
         as t(loai_ky, so_thang)
 ),
 
--- Each kind a province uses, with its first and last period end.
+-- Each kind a province uses within an era (a 2025 province is another unit than the legacy one of
+-- the same code), with its first and last period end.
 province_cadence as (
-    select sc.ma_tinh, s.loai_ky, min(s.thang_ky) as ky_dau, max(s.thang_ky) as ky_cuoi
+    select sc.era, sc.ma_tinh, s.loai_ky, min(s.thang_ky) as ky_dau, max(s.thang_ky) as ky_cuoi
     from submissions as s
-    inner join scope as sc on sc.ma_xa = s.ma_xa and sc.thang_ky = s.thang_ky
+    inner join scope as sc on sc.era = s.era and sc.ma_xa = s.ma_xa and sc.thang_ky = s.thang_ky
     group by all
 ),
 
 expected_periods as (
     select
+        c.era,
         c.ma_tinh,
         c.loai_ky,
         m.thang_ky,
@@ -57,16 +62,17 @@ expected_periods as (
     inner join kind_months as k using (loai_ky)
     inner join {{ ref('int_months') }} as m
         on m.thang_ky between c.ky_dau and c.ky_cuoi and month(m.thang_ky) % k.so_thang = 0
+        and {{ era_of('m.thang_ky') }} = c.era
 ),
 
 received as (
-    select s.ma_xa, s.thang_ky, s.ky_bao_cao, k.so_thang, min(s.arrived_at) as arrived_at
+    select s.era, s.ma_xa, s.thang_ky, s.ky_bao_cao, k.so_thang, min(s.arrived_at) as arrived_at
     from submissions as s
     inner join kind_months as k using (loai_ky)
     group by all
 ),
 
-first_file as (select min(arrived_at) as arrived_at from {{ ref('stg_files') }}),
+first_file as (select min(arrived_at_local) as arrived_at from {{ ref('stg_files') }}),
 
 -- Finer or equal kinds serve a period when they end in its last month.
 commune_periods as (
@@ -82,9 +88,10 @@ commune_periods as (
         any_value(sc.ten_tinh) as ten_tinh,
         min(r.arrived_at) as arrived_at
     from expected_periods as e
-    inner join scope as sc on sc.ma_tinh = e.ma_tinh and sc.thang_ky = e.thang_ky
+    inner join scope as sc on sc.era = e.era and sc.ma_tinh = e.ma_tinh and sc.thang_ky = e.thang_ky
     left join received as r
-        on r.ma_xa = sc.ma_xa and r.thang_ky = e.thang_ky and (r.ky_bao_cao = e.ky or r.so_thang < e.so_thang)
+        on r.era = sc.era and r.ma_xa = sc.ma_xa and r.thang_ky = e.thang_ky
+        and (r.ky_bao_cao = e.ky or r.so_thang < e.so_thang)
     group by e.ma_tinh, e.ky, e.thang_ky, sc.ma_xa
 ),
 
@@ -92,7 +99,7 @@ judged as (
     select
         *,
         arrived_at is not null as da_bao_cao,
-        arrived_at < thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }}) as dung_han,
+        cast(arrived_at as date) <= han_nop as dung_han,
         thang_ky + interval 1 month + to_days({{ var('deadline_day', 10) }}) > (select arrived_at from first_file)
             as danh_gia_dung_han
     from commune_periods

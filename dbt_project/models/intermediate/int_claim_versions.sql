@@ -13,3 +13,5 @@ select
     ) = 1 as is_current
 from claims
 inner join files using (file_sha256)
+-- a claim whose months failed their cast is a STAGING_CAST_FAILED finding, not a claim on no range
+where claims.tu_thang_ky is not null and claims.den_thang_ky is not null

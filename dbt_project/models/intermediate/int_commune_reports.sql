@@ -1,5 +1,10 @@
 -- One row per current submission: criteria as counted from its TieuChi rows beside the totals the
--- commune declared in TongHop.
+-- commune declared in TongHop, with the months its period spans and whether its flows count.
+-- Flows are never counted twice (contract §2): where submissions of a commune of different kinds
+-- cover the same months, the finest kind counts. A submission's flows count (tinh_dong_chay) only
+-- when no finer submission of the same commune (era, ma_xa) covers any month of its period; a
+-- coarser one that finer ones cover even partly is left out whole (its months are not split), and
+-- audit_commune_detail compares it with the finer ones (FLOW_PERIOD_OVERLAP_MISMATCH).
 with current_submissions as (
     select * from {{ ref('int_submission_versions') }} where is_current
 ),
@@ -17,19 +22,14 @@ criteria_counted as (
 declared as (
     select
         submission_id,
-        {%- for key, kind in [
-            ('so_tieu_chi_dat', 'integer'), ('danh_hieu', 'varchar'), ('so_quyet_dinh_cong_nhan', 'varchar'),
-            ('ngay_cong_nhan', 'date'), ('so_san_pham_ocop', 'integer'), ('so_san_pham_3_sao', 'integer'),
-            ('so_san_pham_4_sao', 'integer'), ('so_san_pham_5_sao', 'integer'), ('so_thon_kieu_mau', 'integer'),
-            ('so_mo_hinh_sxkd_moi', 'integer'), ('so_htx_moi', 'integer'), ('so_tht_moi', 'integer'),
-            ('so_dn_moi', 'integer'), ('von_ke_hoach_trieu_dong', 'decimal(38, 4)'),
-            ('von_giai_ngan_trieu_dong', 'decimal(38, 4)'), ('xi_mang_tan', 'decimal(38, 4)')] %}
-        cast(max(case when truong = '{{ key }}' then gia_tri end) as {{ kind }}) as {{ key }}{{ ',' if not loop.last }}
+        {%- for key, kind in declared_total_kinds() %}
+        try_cast(max(case when truong = '{{ key }}' then gia_tri end) as {{ kind }}) as {{ key }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ ref('stg_declared_totals') }}
     group by submission_id
-)
+),
 
+reports as (
 select
     s.submission_id,
     s.era,
@@ -38,6 +38,9 @@ select
     s.ma_tinh as ma_tinh_khai_bao,
     s.ky_bao_cao,
     s.thang_ky,
+    {{ period_kind('s.ky_bao_cao') }} as loai_ky,
+    {{ period_months('s.ky_bao_cao') }} as so_thang_ky,
+    cast(s.thang_ky - to_months({{ period_months('s.ky_bao_cao') }} - 1) as date) as thang_ky_dau,
     s.bo_tieu_chi,
     sets.so_tieu_chi as so_tieu_chi_bo,
     c.so_tieu_chi_dat,
@@ -67,3 +70,13 @@ inner join criteria_sets as sets using (bo_tieu_chi)
 left join criteria_counted as c using (submission_id)
 left join declared as d using (submission_id)
 left join titles as t on t.danh_hieu = d.danh_hieu
+)
+
+select
+    r.*,
+    not exists (
+        select 1 from reports as finer
+        where finer.era = r.era and finer.ma_xa = r.ma_xa and finer.so_thang_ky < r.so_thang_ky
+          and finer.thang_ky >= r.thang_ky_dau and finer.thang_ky_dau <= r.thang_ky
+    ) as tinh_dong_chay
+from reports as r

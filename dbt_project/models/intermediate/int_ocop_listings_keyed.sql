@@ -1,6 +1,8 @@
--- OCOP listings of current submissions with a stable product key and producer key: ma_san_pham
--- when the commune gave one, else the folded product name + producer + commune, so the same
--- product listed month after month (with spelling or Unicode variants) is one product.
+-- OCOP listings of current submissions with a stable product key and producer key. A product is
+-- identified within its commune (era, ma_xa): by ma_san_pham when the commune gave one (two
+-- communes that both number their products SP01 hold two products), else by the folded product
+-- name + producer, so the same product listed month after month (with spelling or Unicode
+-- variants) is one product. Across the reform a commune is another unit, so is its product.
 with listings as (
     select
         l.*,
@@ -14,9 +16,9 @@ with listings as (
 
 select
     *,
-    coalesce(
+    era || ':' || ma_xa || ':' || coalesce(
         nullif(trim(ma_san_pham), ''),
-        'K-' || {{ stable_key(['ten_san_pham_chuan', 'chu_the_chuan', 'ma_xa']) }}
+        'K-' || {{ stable_key(['ten_san_pham_chuan', 'chu_the_chuan']) }}
     ) as khoa_san_pham,
-    {{ stable_key(['chu_the_chuan', 'ma_xa']) }} as khoa_chu_the
+    {{ stable_key(['era', 'chu_the_chuan', 'ma_xa']) }} as khoa_chu_the
 from listings

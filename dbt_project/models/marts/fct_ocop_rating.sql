@@ -29,7 +29,7 @@ select
     r.diem,
     r.so_sao,
     b.so_sao as so_sao_theo_diem,
-    r.so_sao >= 3 as la_san_pham_ocop,
+    coalesce(cast(stars.la_san_pham_ocop as boolean), false) as la_san_pham_ocop,
     r.so_sao = 4 and r.diem >= 90 as tiem_nang_5_sao,
     r.cap_danh_gia,
     r.khoa_chu_the,
@@ -40,3 +40,5 @@ select
     r.thang_ky_gan_nhat
 from ratings as r
 left join bands as b on r.diem >= b.diem_tu and r.diem < b.diem_duoi
+-- whether a rating is an OCOP product (3 stars or more) is the seed's, as its bands are
+left join bands as stars on stars.so_sao = r.so_sao

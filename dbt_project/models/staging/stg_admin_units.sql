@@ -11,8 +11,8 @@ renamed as (
         loai_huyen,
         ma_tinh,
         ten_tinh,
-        cast(valid_from as date) as valid_from,
-        cast(valid_to as date) as valid_to,
+        try_cast(valid_from as date) as valid_from,
+        try_cast(valid_to as date) as valid_to,
         name_key
     from source
 )

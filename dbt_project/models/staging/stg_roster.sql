@@ -6,8 +6,8 @@ renamed as (
         ten_xa,
         ma_huyen,
         ma_tinh,
-        cast(tu_thang || '-01' as date) as tu_thang_ky,
-        cast(den_thang || '-01' as date) as den_thang_ky
+        try_cast(tu_thang || '-01' as date) as tu_thang_ky,
+        try_cast(den_thang || '-01' as date) as den_thang_ky
     from source
 )
 

@@ -6,7 +6,7 @@ renamed as (
         ma_xa,
         ky_bao_cao,
         ma_chi_tieu,
-        cast(gia_tri as double) as gia_tri,
+        {{ cast_columns('chi_tieu') }},
         don_vi,
         file_sha256,
         source_sheet,

@@ -1,6 +1,8 @@
 -- Commune × month for every commune in scope: stocks as of the month's end from the commune's
 -- latest submission at or before it (within the month's era), flows of submissions attributed
--- to the month (a period coarser than a month is attributed to its last month).
+-- to the month (a period coarser than a month is attributed to its last month). Only submissions
+-- whose flows count (int_commune_reports.tinh_dong_chay: the finest kind) add flows, so monthly
+-- reports beside a half-year report are not counted twice; any submission makes co_bao_cao.
 -- Incremental by month: a Dagster partition run rebuilds only its window (macros/incremental.sql).
 with scope as (select * from {{ ref('int_scope_month') }} where {{ month_window('thang_ky') }}),
 
@@ -20,13 +22,13 @@ month_flows as (
         era,
         ma_xa,
         thang_ky,
-        sum(so_mo_hinh_sxkd_moi) as so_mo_hinh_sxkd_moi,
-        sum(so_htx_moi) as so_htx_moi,
-        sum(so_tht_moi) as so_tht_moi,
-        sum(so_dn_moi) as so_dn_moi,
-        sum(von_ke_hoach_trieu_dong) as von_ke_hoach_trieu_dong,
-        sum(von_giai_ngan_trieu_dong) as von_giai_ngan_trieu_dong,
-        sum(xi_mang_tan) as xi_mang_tan
+        sum(so_mo_hinh_sxkd_moi) filter (where tinh_dong_chay) as so_mo_hinh_sxkd_moi,
+        sum(so_htx_moi) filter (where tinh_dong_chay) as so_htx_moi,
+        sum(so_tht_moi) filter (where tinh_dong_chay) as so_tht_moi,
+        sum(so_dn_moi) filter (where tinh_dong_chay) as so_dn_moi,
+        sum(von_ke_hoach_trieu_dong) filter (where tinh_dong_chay) as von_ke_hoach_trieu_dong,
+        sum(von_giai_ngan_trieu_dong) filter (where tinh_dong_chay) as von_giai_ngan_trieu_dong,
+        sum(xi_mang_tan) filter (where tinh_dong_chay) as xi_mang_tan
     from reports
     where {{ month_window('thang_ky') }}
     group by era, ma_xa, thang_ky
@@ -53,18 +55,21 @@ as_of as (
         and scope.thang_ky >= stock.thang_ky
 ),
 
+-- Products are identified within their commune (khoa_san_pham carries era and ma_xa) and counted
+-- distinct: the same product listed twice in one submission counts once.
 ocop_valid as (
     select
+        a.era,
         a.ma_xa,
         a.thang_ky,
-        count_if(o.so_sao = 3) as so_san_pham_ocop_3_sao,
-        count_if(o.so_sao = 4) as so_san_pham_ocop_4_sao,
-        count_if(o.so_sao = 5) as so_san_pham_ocop_5_sao
+        count(distinct case when o.so_sao = 3 then o.khoa_san_pham end) as so_san_pham_ocop_3_sao,
+        count(distinct case when o.so_sao = 4 then o.khoa_san_pham end) as so_san_pham_ocop_4_sao,
+        count(distinct case when o.so_sao = 5 then o.khoa_san_pham end) as so_san_pham_ocop_5_sao
     from as_of as a
-    inner join {{ ref('int_ocop_listings_current') }} as o
+    inner join {{ ref('int_ocop_listings_keyed') }} as o
         on o.submission_id = a.submission_id_so_lieu
         and {{ ocop_valid_on('o', 'last_day(a.thang_ky)') }}
-    group by a.ma_xa, a.thang_ky
+    group by a.era, a.ma_xa, a.thang_ky
 )
 
 select
@@ -103,4 +108,4 @@ select
     f.xi_mang_tan
 from as_of as a
 left join month_flows as f on f.era = a.era and f.ma_xa = a.ma_xa and f.thang_ky = a.thang_ky
-left join ocop_valid as o on o.ma_xa = a.ma_xa and o.thang_ky = a.thang_ky
+left join ocop_valid as o on o.era = a.era and o.ma_xa = a.ma_xa and o.thang_ky = a.thang_ky

@@ -1,13 +1,11 @@
 -- Every metric of contract §2 per 2025 province (34 tỉnh/thành after the 1 July 2025 reform) and
 -- month, over the whole history: months before the reform roll their legacy communes up onto the
--- 2025 province their default crosswalk unit belongs to, so a province's series survives the
+-- 2025 province their default crosswalk unit belongs to (int_unit_successor), so a province's series survives the
 -- reform. Legacy communes missing from the crosswalk (roster units merged away before the
 -- reference list) cannot be placed and are left out; so_xa_khong_anh_xa counts them per month.
 with communes as (select * from {{ ref('fct_commune_month') }} where {{ month_window('thang_ky') }}),
 
-crosswalk as (
-    select ma_xa_cu, ma_tinh_moi from {{ ref('stg_admin_unit_crosswalk') }} where is_default
-),
+successor as (select era, ma_xa, ma_tinh_2025 from {{ ref('int_unit_successor') }} where era = 'legacy'),
 
 provinces_2025 as (
     select distinct on (ma_tinh) ma_tinh, ten_tinh
@@ -19,9 +17,9 @@ provinces_2025 as (
 placed as (
     select
         communes.*,
-        case when communes.era = 'legacy' then crosswalk.ma_tinh_moi else communes.ma_tinh end as ma_tinh_2025
+        case when communes.era = 'legacy' then successor.ma_tinh_2025 else communes.ma_tinh end as ma_tinh_2025
     from communes
-    left join crosswalk on communes.era = 'legacy' and crosswalk.ma_xa_cu = communes.ma_xa
+    left join successor on successor.era = communes.era and successor.ma_xa = communes.ma_xa
 ),
 
 unplaced as (

@@ -1,0 +1,121 @@
+"""`ntm generate` across the 1 July 2025 reform: its files, and its claims through the real pipeline.
+
+Two provinces of the 2025 list, 2024-01 to 2026-06: Thái Nguyên (19), which absorbed Bắc Kạn (06)
+on 1 July 2025, and Hà Tĩnh (42). One pipeline run for the module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import pytest
+
+from pipelines import rules
+from pipelines.generate import CLAIMS_FILE, generate_history
+from pipelines.reference.admin_units import admin_units, crosswalk
+from pipelines.settings import HomePaths
+from tests.conftest import query
+
+ARGS = dict(communes=40, months=30, first_month="2024-01", provinces=["19", "42"], claims=True,
+            missing_rate=0.05, silent=2)
+
+
+def _csv(path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+
+
+def _bundle(path, name: str) -> list[dict]:
+    with zipfile.ZipFile(path) as archive:
+        return list(csv.DictReader(io.StringIO(archive.read(name).decode("utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    home = HomePaths(tmp_path_factory.mktemp("generated") / "home").ensure()
+    counts = generate_history(home.home, **ARGS)
+    return home, counts
+
+
+def test_units_of_each_era_with_the_merged_province(generated):
+    home, counts = generated
+    roster = _csv(home.roster_file)
+    legacy = [r for r in roster if r["den_thang"] == "2025-06"]
+    current = [r for r in roster if r["tu_thang"] == rules.reform_month()]
+    assert len(legacy) == counts["communes"] and len(current) == counts["communes_2025"]
+    assert len(legacy) + len(current) == len(roster)
+    assert all(r["ma_huyen"] and not r["tu_thang"] for r in legacy)
+    assert all(not r["ma_huyen"] and not r["den_thang"] for r in current)
+
+    units = admin_units()
+    names = {(u.era, u.ma_xa): u.ten_xa for u in units.itertuples()}
+    assert all((rules.LEGACY, r["ma_xa"]) in names for r in legacy)
+    assert all((rules.REFORM_2025, r["ma_xa"]) in names for r in current)
+    assert {r["ma_tinh"] for r in current} == {"19", "42"}
+    # codes reused by a different commune: the same ma_xa names another unit after the reform
+    reused = [r["ma_xa"] for r in current if r["ma_xa"] in {x["ma_xa"] for x in legacy}
+              and names[(rules.LEGACY, r["ma_xa"])] != names[(rules.REFORM_2025, r["ma_xa"])]]
+    assert reused
+    # the merged province: 2025 province 19's legacy communes come from both Thái Nguyên and Bắc Kạn,
+    # each mapped by the crosswalk's default link
+    links = crosswalk()
+    default = dict(zip(links[links.is_default].ma_xa_cu, links[links.is_default].ma_xa_moi))
+    into_19 = {r["ma_tinh"] for r in legacy if default[r["ma_xa"]] in {c["ma_xa"] for c in current if c["ma_tinh"] == "19"}}
+    assert into_19 == {"06", "19"}
+    assert {default[r["ma_xa"]] for r in legacy} == {r["ma_xa"] for r in current}
+
+
+def test_submissions_follow_the_era_and_criteria_set(generated):
+    home, counts = generated
+    files = sorted(p.name for p in home.landing.glob("bao_cao_*.zip"))  # bao_cao_<ma_tinh>_<YYYY_MM>.zip
+    month = {f: f[-11:-4].replace("_", "-") for f in files}
+    assert {f[8:10] for f in files if month[f] < "2025-07"} == {"06", "19", "42"}
+    assert {f[8:10] for f in files if month[f] >= "2025-07"} == {"19", "42"}
+    for name, ky, criteria_set, size in [("bao_cao_06_2025_06.zip", "2025-06", "2021-2025", 19),
+                                            ("bao_cao_19_2025_12.zip", "2025-12", "2021-2025", 19),
+                                            ("bao_cao_19_2026_03.zip", "2026-03", "2026-2030", 10)]:
+        info = _bundle(home.landing / name, "thong_tin.csv")
+        assert {r["bo_tieu_chi"] for r in info} == {criteria_set} and {r["ky_bao_cao"] for r in info} == {ky}
+        criteria = _bundle(home.landing / name, "tieu_chi.csv")
+        assert len(criteria) == size * len(info)
+    titles = {r["danh_hieu"] for f in files if "_2026_" in f for r in _bundle(home.landing / f, "tong_hop.csv")}
+    assert titles <= set(rules.title_ranks()) and {"NTM", "NTM hiện đại"} <= titles
+    # the silent 2025 communes sent nothing from July to December 2025, and report again in 2026
+    late_2025 = {r["ma_xa"] for f in files if "2025-07" <= month[f] <= "2025-12"
+                 for r in _bundle(home.landing / f, "thong_tin.csv")}
+    in_2026 = {r["ma_xa"] for f in files if month[f] >= "2026-01" for r in _bundle(home.landing / f, "thong_tin.csv")}
+    assert len(counts["silent"]) == 2 and not set(counts["silent"]) & late_2025
+    assert set(counts["silent"]) <= in_2026
+
+
+def test_claims_cover_both_eras_and_a_planted_mismatch_is_one_off(generated, tmp_path):
+    home, counts = generated
+    claims = _csv(home.landing / CLAIMS_FILE)
+    assert len(claims) == counts["claims"] and counts["planted"] == []
+    ranges = {(c["cap"], c["ma_don_vi"], c["tu_thang"], c["den_thang"]) for c in claims}
+    assert {("tinh", "19", "2025-01", "2025-12"), ("tinh", "42", "2026-01", "2026-06"),
+            ("tinh", "06", "2024-01", "2024-12"), ("tinh", "06", "2025-01", "2025-06")} <= ranges
+    assert not {r for r in ranges if r[0] == "huyen" and r[3] > "2025-06"}  # no districts after the reform
+    assert not {r for r in ranges if r[1] == "06" and r[3] > "2025-06"}  # Bắc Kạn is part of 19 since July
+
+    planted_home = tmp_path / "planted"
+    planted = generate_history(planted_home, **ARGS, planted_mismatch=3)["planted"]
+    changed = [(a, b) for a, b in zip(claims, _csv(planted_home / "landing" / CLAIMS_FILE)) if a != b]
+    assert len(planted) == 3 and [b for _, b in changed] == planted
+    for clean, wrong in changed:
+        assert float(wrong["gia_tri"]) > float(clean["gia_tri"]) and wrong["gia_tri"].count(".") == clean["gia_tri"].count(".")
+
+
+def test_every_generated_claim_reconciles_through_the_pipeline(generated, run):
+    home, counts = generated
+    code = run(home)
+    assert query(home.warehouse, "select count(*), count_if(status = 'accepted') from raw.files") == \
+        [(counts["files"] + 1,) * 2]
+    rows = query(home.warehouse, "select count(*) from claim_reconciliation")[0][0]
+    assert rows == counts["claims"]
+    wrong = query(home.warehouse, """
+        select cap, ma_don_vi, tu_thang, den_thang, chi_so, gia_tri_bao_cao, gia_tri_tinh_toan
+        from claim_reconciliation where not coalesce(khop, false) order by all""")
+    assert wrong == [], f"{len(wrong)} of {rows} generated claims do not reconcile: {wrong}"
+    assert code == 0
