@@ -16,18 +16,36 @@ from pathlib import Path
 
 from pipelines.settings import SAMPLES_DIR, HomePaths, default_home
 
-EXIT_OK, EXIT_FAILURE, EXIT_WITHHELD = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_WITHHELD, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _home(args) -> HomePaths:
     return HomePaths(Path(args.home).resolve() if args.home else default_home())
 
 
+def _busy(command: str, error) -> int:
+    """Another process writes the home: one line naming it, nothing changed (contract §4)."""
+    print(f"ntm {command}: {error}", file=sys.stderr)
+    return EXIT_BUSY
+
+
 def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str] | None = None) -> int:
-    """Materialise the whole asset graph in-process. 0 published, 2 withheld by error issues, 1 failure.
+    """Materialise the whole asset graph in-process. 0 published, 2 withheld by error issues, 1 failure,
+    3 another process holds the home (nothing done).
 
     `months` (first, last as YYYY-MM) rebuilds only those months of the monthly facts and marts
     (a late submission); by default every month is rebuilt."""
+    from pipelines.lock import HomeBusy, home_lock
+
+    try:
+        # Taken before Dagster is imported, so a second writer is told within a moment.
+        with home_lock(paths.home):
+            return _run_locked(paths, verbose, months)
+    except HomeBusy as error:
+        return _busy("run", error)
+
+
+def _run_locked(paths: HomePaths, verbose: bool, months: tuple[str, str] | None) -> int:
     import dagster as dg
 
     from pipelines.definitions import PIPELINE_JOB, build_definitions
@@ -81,7 +99,17 @@ def cmd_run(args) -> int:
 
 def cmd_demo(args) -> int:
     """Copy the tracked sample (roster, submissions, claims) into the home and run the pipeline."""
-    paths = _home(args).ensure()
+    from pipelines.lock import HomeBusy, home_lock
+
+    paths = _home(args)
+    try:
+        with home_lock(paths.home):  # held from the copy to the end of the run
+            return _demo(paths.ensure(), args.verbose)
+    except HomeBusy as error:
+        return _busy("demo", error)
+
+
+def _demo(paths: HomePaths, verbose: bool) -> int:
     if not (SAMPLES_DIR / "landing").exists():
         from pipelines.samples import build_demo_sample
 
@@ -90,7 +118,7 @@ def cmd_demo(args) -> int:
         shutil.copy2(source, paths.landing / source.name)
     shutil.copy2(SAMPLES_DIR / "reference" / "roster.csv", paths.roster_file)
     print(f"demo home: {paths.home}")
-    return run_pipeline(paths, verbose=args.verbose)
+    return run_pipeline(paths, verbose=verbose)
 
 
 def cmd_validate(args) -> int:
@@ -118,18 +146,29 @@ def cmd_template(args) -> int:
 
 
 def cmd_waive(args) -> int:
+    import datetime as dt
+
     import duckdb
 
+    from pipelines.lock import HomeBusy, home_lock
     from pipelines.quality.issues import UnknownIssue, waive
 
     paths = _home(args)
-    with duckdb.connect(str(paths.warehouse)) as conn:
-        try:
-            waive(conn, args.issue, args.reason, args.by or getpass.getuser())
-        except (UnknownIssue, ValueError) as error:
-            print(f"ntm waive: {error}", file=sys.stderr)
-            return EXIT_FAILURE
-    print(f"waived {args.issue}: it no longer blocks publication (next `ntm run` publishes if nothing else does)")
+    try:
+        until = dt.date.fromisoformat(args.until) if args.until else None
+    except ValueError:
+        print(f"ntm waive: --until {args.until!r} is not a date YYYY-MM-DD", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        with home_lock(paths.home), duckdb.connect(str(paths.warehouse)) as conn:
+            waive(conn, args.issue, args.reason, args.by or getpass.getuser(), until=until)
+    except HomeBusy as error:
+        return _busy("waive", error)
+    except (UnknownIssue, ValueError) as error:
+        print(f"ntm waive: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"waived {args.issue}" + (f" until {until}" if until else "") + ": it no longer blocks publication while "
+          "its values stay as they are (next `ntm run` publishes if nothing else does)")
     return EXIT_OK
 
 
@@ -162,7 +201,15 @@ def cmd_report(args) -> int:
     if not paths.warehouse.exists():
         print(f"ntm report: no warehouse in {paths.home} yet (run `ntm run` first)", file=sys.stderr)
         return EXIT_FAILURE
-    with duckdb.connect(str(paths.warehouse), read_only=True) as conn:
+    try:  # never waits for a run: DuckDB refuses at once while another process writes the file
+        conn = duckdb.connect(str(paths.warehouse), read_only=True)
+    except duckdb.IOException:
+        from pipelines.lock import describe_holder, holder_alive
+
+        print(f"ntm report: the warehouse is being written by {describe_holder(holder_alive(paths.home) or {})}; "
+              f"the last report is {paths.reports / 'latest.html'}", file=sys.stderr)
+        return EXIT_BUSY
+    with conn:
         if not conn.execute("select count(*) from information_schema.tables where table_schema = 'main' "
                             "and table_name = 'quality_issues'").fetchone()[0]:
             print("ntm report: the warehouse has not been audited yet (run `ntm run` first)", file=sys.stderr)
@@ -216,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     waive.add_argument("issue", help="issue_id from quality_issues or the report")
     waive.add_argument("--reason", required=True)
     waive.add_argument("--by", help="who waives (default: the current user)")
+    waive.add_argument("--until", help="last day the waiver holds, YYYY-MM-DD (default: no end)")
     waive.set_defaults(func=cmd_waive)
 
     report = commands.add_parser("report", help="write the quality report of the working warehouse")

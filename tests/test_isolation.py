@@ -316,12 +316,12 @@ def test_a_file_whose_rows_the_database_refuses_is_quarantined_and_the_batch_loa
 
 
 def test_a_sensor_look_journals_the_receipt(home):
-    from pipelines.defs.ingest import landing_fingerprint
+    from pipelines.defs.sensors import landing_look
 
     (home.landing / "moi.xlsx").write_bytes(workbook_bytes(a_submission()))
     (home.landing / "~$moi.xlsx").write_bytes(b"lock")
     settings = NtmSettings(home=str(home.home))
-    assert landing_fingerprint(settings) == landing_fingerprint(settings)  # the same waiting set
+    assert landing_look(settings) == landing_look(settings)  # the same waiting set
     [line] = home.receipts.read_text("utf-8").splitlines()  # journaled once, the lock file not at all
     entry = json.loads(line)
     assert entry["key"].startswith("moi.xlsx\0") and dt.datetime.fromisoformat(entry["received_at"]).tzinfo

@@ -48,17 +48,6 @@ def month_window(context: dg.AssetExecutionContext) -> dict:
     return {"min_month": window.start.strftime("%Y-%m"), "max_month": last_month.strftime("%Y-%m")}
 
 
-def _merge_test_results(conn, tests: list[tuple]) -> list[tuple]:
-    """This invocation's test results over the latest known result of every other test, so that the
-    three dbt invocations of a run (and a run of one part alone) each leave every test's latest status."""
-    fresh = {t[0] for t in tests}
-    try:
-        kept = conn.execute("select unique_id, status, failures, message from audit.dbt_test_results").fetchall()
-    except Exception:  # first run: the table does not exist yet
-        kept = []
-    return [row for row in kept if row[0] not in fresh] + tests
-
-
 def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource,
                window: dict | None = None):
     """`dbt build` of the context's selection (for `window`'s months only, when given), in this
@@ -78,7 +67,8 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
     yield from events
     tests = [node for node in nodes if node[0].startswith("test.")]
     with warehouse.get_connection() as conn:  # dbt has let go of the warehouse: it is ours again
-        record_test_results(conn, _merge_test_results(conn, tests))
+        # Per test and window: a window run clears only the failures it re-tested (quality/issues.py).
+        record_test_results(conn, tests, window)
     broken = [(unique_id, message) for unique_id, status, _, message in nodes
               if status == "error" and not unique_id.startswith("test.")]
     if broken:

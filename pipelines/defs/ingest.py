@@ -1,12 +1,9 @@
 """Ingestion: every file in `landing/` into the raw tables, archived or quarantined."""
 
 
-import hashlib
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.ingest.receipts import record_receipts
 from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
 from pipelines.lib.resources import NtmSettings
 
@@ -54,20 +51,6 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
                 "ge_unexpected": suite.unexpected, "ge_rows": suite.rows,
                 "ge_failed": dg.MetadataValue.json(suite.failed)} if suite else {}),
         })
-
-
-def landing_fingerprint(settings: NtmSettings) -> str | None:
-    """What waits in landing/, as a short digest (None when nothing does). Also journals each file's
-    receipt the first time it is seen (receipts.py): a sensor tick is when the warehouse got it."""
-    files = landing_files(settings.paths)
-    if not files:
-        return None
-    record_receipts(settings.paths, files)
-    digest = hashlib.sha256()
-    for path in files:
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
 
 
 defs = dg.Definitions(assets=[raw_files])

@@ -17,7 +17,9 @@ from pipelines.lib.resources import NtmSettings
                      description="Legacy commune → 2025 commune (vietnamadminunits converter)."),
     ],
 )
-def admin_units(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+def admin_units(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
+    # `settings` unused here but required: its setup takes the home's writer lock (lib/resources.py),
+    # also when this asset is materialised alone.
     version = units.package_version()
     with warehouse.get_connection() as conn:
         conn.execute("create schema if not exists ref")

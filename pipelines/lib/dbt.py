@@ -4,7 +4,6 @@ the one way dbt runs: `run_dbt` inside the calling process (`dbt_build` for the 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import subprocess
@@ -84,6 +83,17 @@ class NtmDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "marts"
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        """dbt tests as non-blocking checks. dagster-dbt makes an error-severity test blocking, which
+        fails its step and stops the run (exit 1) before the audit; here a failing test becomes a
+        DBT_TEST_FAILED issue, and the one gate, `quality_issues:no_open_errors`, withholds publication."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or not spec.blocking:
+            return spec
+        return dg.AssetCheckSpec(name=spec.name, asset=spec.asset_key, description=spec.description,
+                                 additional_deps=spec.additional_deps, blocking=False, metadata=spec.metadata,
+                                 automation_condition=spec.automation_condition, partitions_def=spec.partitions_def)
+
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
@@ -131,7 +141,9 @@ def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
         with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}):
             return dbtRunner(manifest=parsed_manifest(common), callbacks=callbacks or []).invoke([*args, *common])
     finally:
-        _release_duckdb()
+        from pipelines.lib.dbt_private import release_duckdb
+
+        release_duckdb()
 
 
 def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
@@ -140,21 +152,16 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
     tests that ran, (unique_id, status, failures, message) of every node dbt ran).
 
     In place of dagster-dbt's `DbtCliResource.cli`, which starts a dbt process per invocation (and
-    runs `dbt --version` first). The selection and the events are dagster-dbt's own
-    (`get_updated_cli_invocation_params_for_context`, `DbtCoreCliEventMessage.to_default_asset_events`),
-    so assets and asset checks are the same as with it.
+    runs `dbt --version` first). The selection and the events are dagster-dbt's own, through the
+    adapter `lib.dbt_private`, so assets and asset checks are the same as with it.
     """
-    from dagster_dbt.asset_utils import (
-        extract_runtime_selection_from_args,
-        get_updated_cli_invocation_params_for_context,
-    )
-    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+    if os.environ.get("NTM_DBT_RUNNER") == "cli":
+        return _dbt_build_cli(context, args, dbt_vars, target_path, environment)
     from dbt_common.events.functions import msg_to_dict
 
-    cleaned, selects, excludes = extract_runtime_selection_from_args(["build", *args])
-    params = get_updated_cli_invocation_params_for_context(
-        context=context, manifest={}, dagster_dbt_translator=DagsterDbtTranslator(),
-        runtime_selects=selects, runtime_excludes=excludes)
+    from pipelines.lib.dbt_private import asset_events, step_selection
+
+    arguments, params = step_selection(context, ["build", *args], DBT_PROJECT)
     raw_events: list[dict] = []
 
     def collect(event) -> None:  # called from dbt's threads; list.append is atomic
@@ -164,16 +171,33 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
     variables = dict(environment or {})
     if params.indirect_selection:
         variables["DBT_INDIRECT_SELECTION"] = params.indirect_selection
-    outcome = run_dbt([*cleaned, *params.selection_args], dbt_vars, target_path, variables, [collect])
+    outcome = run_dbt(arguments, dbt_vars, target_path, variables, [collect])
     if outcome.exception is not None:
-        raise DbtBuildFailed(f"dbt {' '.join(cleaned)} failed: {outcome.exception}") from outcome.exception
+        raise DbtBuildFailed(f"dbt {' '.join(arguments[:1])} failed: {outcome.exception}") from outcome.exception
     events = []
     for raw in raw_events:
         context.log.info(raw["info"]["msg"])
-        events.extend(DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
-            manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator, context=context,
-            target_path=target_path, project=params.dbt_project))
+        events.extend(asset_events(raw, params, context, target_path, DBT_PROJECT))
     nodes = [(r.node.unique_id, r.status.value, r.failures, r.message) for r in outcome.result.results]
+    return events, nodes
+
+
+def _dbt_build_cli(context, args, dbt_vars, target_path, environment) -> tuple[list, list[tuple]]:
+    """`dbt_build` through dagster-dbt's public `DbtCliResource` (a dbt process per step): what
+    `NTM_DBT_RUNNER=cli` selects, to measure against the in-process runner and as the way out
+    should an upgrade break the private names `lib.dbt_private` uses."""
+    from dagster_dbt import DbtCliResource
+
+    dbt = DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
+    common = ["--vars", json.dumps(dict(dbt_vars), sort_keys=True)]
+    with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}):
+        invocation = dbt.cli(["build", *args, *common], context=context, target_path=target_path,
+                             raise_on_error=False)
+        events = list(invocation.stream())
+    results = invocation.get_artifact("run_results.json")["results"]
+    nodes = [(r["unique_id"], r["status"], r.get("failures"), r.get("message")) for r in results]
+    if not invocation.is_successful() and not nodes:
+        raise DbtBuildFailed(f"dbt build failed: {invocation.get_error()}")
     return events, nodes
 
 
@@ -198,16 +222,3 @@ def parsed_manifest(common_args: list[str]):
         raise DbtBuildFailed(f"dbt parse failed: {outcome.exception}")
     PARSED_MANIFESTS[key] = (newest, outcome.result)
     return outcome.result
-
-
-def _release_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation, so the
-    warehouse file is free again for our own connections (read-only ones included) and for other
-    processes."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None and getattr(environment, "conn", None) is not None:
-        environment.close()
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()

@@ -15,7 +15,12 @@ from pipelines.settings import DEFAULT_POLICY_FILE, HomePaths, Limits, default_h
 
 
 class NtmSettings(dg.ConfigurableResource):
-    """Settings shared by every asset. `home` empty means `$NTM_HOME`, else `./data`."""
+    """Settings shared by every asset. `home` empty means `$NTM_HOME`, else `./data`.
+
+    Every asset that writes the home receives this resource, so a run of the pipeline job holds
+    the home's writer lock (`pipelines.lock`) from the resource's setup to its teardown, whoever
+    launched it (`ntm run`, the UI, the sensor, the schedule). A run that finds the home held fails
+    before any step writes; under `ntm run`, which holds the lock already, taking it again is free."""
 
     home: str = ""
     # Criteria-met band edges, lower bounds of the bands below "all criteria" (domain.md).
@@ -35,6 +40,17 @@ class NtmSettings(dg.ConfigurableResource):
 
     def limits(self) -> Limits:
         return Limits.from_env(**{name: getattr(self, name) for name in Limits.ENV if hasattr(self, name)})
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from pipelines.lock import acquire
+
+        run_id = context.run.run_id if context.run else "?"
+        acquire(self.paths.home, command=f"dagster run {run_id[:8]}")
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        from pipelines.lock import release
+
+        release(self.paths.home)
 
     @property
     def paths(self) -> HomePaths:

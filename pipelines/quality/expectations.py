@@ -4,7 +4,9 @@ A batch is every file read from `landing/` in one ingestion, so each suite runs 
 DataFrame of all the batch's rows of its table, not once per file (thousands of files arrive a
 month). An unexpected value becomes a problem on the file its row came from (rule
 `ge_<expectation>`, with sheet, row and column), so the file is quarantined like any other
-rejected file and the audit reports it. Great Expectations takes seconds to import: it is imported
+rejected file and the audit reports it. An expectation that raises, or a suites process that
+fails, has judged nothing: every file of the batch it concerned gets an error (rule `ge_error`)
+rather than passing unchecked. Great Expectations takes seconds to import: it is imported
 only inside the suites' own process (`SuitesProcess`), never by the ingesting process, `ntm
 validate` or `ntm --help`.
 """
@@ -35,7 +37,7 @@ class SuiteResult:
     evaluated: int
     unexpected: int  # unexpected values over all expectations
     failed: list[str] = field(default_factory=list)  # expectation types that failed
-    errors: list[str] = field(default_factory=list)  # expectations that could not run (our bug, not the files')
+    errors: list[str] = field(default_factory=list)  # expectations that raised: error findings on the batch's files
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -70,13 +72,20 @@ class SuitesProcess:
         ours = {table: tables[table] for table in SUITE_TABLES if table in tables and tables[table].num_rows}
         if not ours:  # nothing new (a rerun): no need to wait for the import
             return []
-        self._conn.send(([parsed.name for parsed in parsed_files], ours))
         try:
+            self._conn.send(([parsed.name for parsed in parsed_files], ours))
             outcome = self._conn.recv()
-        except EOFError:
-            raise RuntimeError("the Great Expectations process ended before answering") from None
+        except (EOFError, OSError):
+            outcome = "the Great Expectations process ended before answering"
         if isinstance(outcome, str):
-            raise RuntimeError(f"Great Expectations failed:\n{outcome}")
+            # The suites could not judge the batch: no file of it is accepted unchecked.
+            last = outcome.strip().splitlines()[-1] if outcome.strip() else "failed"
+            for parsed in parsed_files:
+                parsed.problems.append(Problem(
+                    parsed.name, None, None, None, "ge_error",
+                    f"Không chạy được bộ kiểm tra Great Expectations (the expectation suites could not run: {last}); "
+                    "tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
+            return []
         results, problems = outcome
         for index, problem in problems:
             parsed_files[index].problems.append(problem)
@@ -158,8 +167,10 @@ def validate_batch(parsed_files: list[ParsedFile], tables: dict,
                 continue
             failed.append(config.type)
             if _raised(item.exception_info):
-                # A suite that cannot run is our bug: it must not quarantine a month of files.
+                # An expectation that cannot run has not checked these rows: an error on every file
+                # holding rows of the table, never a silent pass.
                 errors.append(f"{config.type}({config.kwargs.get('column')}): {_raised(item.exception_info)}")
+                unexpected += _unchecked(parsed_files, frame, config, definition["name"], _raised(item.exception_info))
                 continue
             unexpected += _to_problems(parsed_files, frame, item, config, definition["name"])
         results.append(SuiteResult(
@@ -177,6 +188,19 @@ def _raised(exception_info) -> str | None:
         if isinstance(info, dict) and info.get("raised_exception"):
             return str(info.get("exception_message") or "raised")
     return None
+
+
+def _unchecked(parsed_files, frame, config, suite_name, message: str) -> int:
+    """One error per file with rows in the frame: the expectation raised instead of judging them."""
+    column = config.kwargs.get("column") or ",".join(config.kwargs.get("column_list", []))
+    indices = sorted({int(i) for i in frame["_file"].unique()})
+    for index in indices:
+        parsed = parsed_files[index]
+        parsed.problems.append(Problem(
+            parsed.name, None, None, column or None, "ge_error",
+            f"{suite_name}: kiểm tra {config.type}({column}) không chạy được (the expectation raised: {message}); "
+            "tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
+    return len(indices)
 
 
 def _to_problems(parsed_files, frame, item, config, suite_name) -> int:

@@ -25,10 +25,31 @@ _AUDIT_DDL = [
         first_seen timestamp, last_seen timestamp, resolved_at timestamp)""",
     """create table if not exists audit.waivers (
         issue_id varchar primary key, waived_by varchar, waived_at timestamp, reason varchar)""",
+    # A waiver holds the values it was given for (binding) and may end (valid_until, inclusive).
+    "alter table audit.waivers add column if not exists gia_tri_bao_cao double",
+    "alter table audit.waivers add column if not exists gia_tri_tinh_toan double",
+    "alter table audit.waivers add column if not exists mo_ta varchar",
+    "alter table audit.waivers add column if not exists valid_until date",
+    "alter table audit.waivers add column if not exists values_bound boolean default false",
+    # Waivers from before binding: bound once, to the values the issue shows now.
+    """update audit.waivers as w set gia_tri_bao_cao = h.gia_tri_bao_cao, gia_tri_tinh_toan = h.gia_tri_tinh_toan,
+           mo_ta = h.mo_ta, values_bound = true
+       from audit.issue_history as h where h.issue_id = w.issue_id and not coalesce(w.values_bound, false)""",
+    # One row per test and month window ('' = every month): a window run replaces only what it re-tested.
     """create table if not exists audit.dbt_test_results (
         unique_id varchar, status varchar, failures bigint, message varchar)""",
+    "alter table audit.dbt_test_results add column if not exists min_month varchar default ''",
+    "alter table audit.dbt_test_results add column if not exists max_month varchar default ''",
 ]
 
+# When a waiver still lets its issue pass: the issue shows the values it was waived for (both
+# numbers; the message too when the finding has no number, as its values are then in the text),
+# and its end date, if any, has not passed. Otherwise the issue is open again.
+_WAIVER_HOLDS = """(w.issue_id is not null
+    and w.gia_tri_bao_cao is not distinct from h.gia_tri_bao_cao
+    and w.gia_tri_tinh_toan is not distinct from h.gia_tri_tinh_toan
+    and (h.gia_tri_bao_cao is not null or h.gia_tri_tinh_toan is not null or w.mo_ta is not distinct from h.mo_ta)
+    and (w.valid_until is null or w.valid_until >= $today))"""
 
 class UnknownIssue(LookupError):
     pass
@@ -49,12 +70,27 @@ def load_policy(path: Path) -> dict:
     return {"default": policy.get("defaults", {}).get("severity", "error"), "checks": checks}
 
 
-def record_test_results(conn: duckdb.DuckDBPyConnection, tests: list[tuple]) -> None:
-    """The latest dbt build's test results, for `refresh_issues` to turn failures into issues."""
+def record_test_results(conn: duckdb.DuckDBPyConnection, tests: list[tuple], window: dict | None = None) -> None:
+    """One dbt invocation's test results (unique_id, status, failures, message), for `refresh_issues`.
+
+    Kept per test and month window: a build of every month (`window` empty) replaces every result of
+    the tests it ran; a window run (`min_month`/`max_month`) replaces only those tests' results for
+    windows inside its own, so a failure it did not re-test (another month, or the last full build)
+    stays and still blocks publication. Tests the invocation did not run keep their results."""
     create_audit_tables(conn)
-    conn.execute("delete from audit.dbt_test_results")
+    first, last = (window or {}).get("min_month") or "", (window or {}).get("max_month") or ""
+    conn.execute("create or replace temp table fresh_tests (unique_id varchar)")
     if tests:
-        conn.executemany("insert into audit.dbt_test_results values (?, ?, ?, ?)", tests)
+        conn.executemany("insert into fresh_tests values (?)", [(t[0],) for t in tests])
+    if first:
+        conn.execute("""delete from audit.dbt_test_results where unique_id in (select unique_id from fresh_tests)
+                        and min_month <> '' and min_month >= ? and max_month <= ?""", [first, last])
+    else:
+        conn.execute("delete from audit.dbt_test_results where unique_id in (select unique_id from fresh_tests)")
+    if tests:
+        conn.executemany("insert into audit.dbt_test_results values (?, ?, ?, ?, ?, ?)",
+                         [(*t[:4], first, last) for t in tests])
+    conn.execute("drop table fresh_tests")
 
 
 def _current_findings(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -62,10 +98,13 @@ def _current_findings(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         conn, "audit", "audit_findings") else pd.DataFrame(columns=ISSUE_COLUMNS)
     tests = conn.execute(
         """select case when status = 'warn' then 'DBT_TEST_WARNED' else 'DBT_TEST_FAILED' end as ma_kiem_tra,
-                  'dbt' as cap, split_part(unique_id, '.', 3) as ma_don_vi, '' as ky,
+                  'dbt' as cap, split_part(unique_id, '.', 3) as ma_don_vi,
+                  case when min_month = '' then '' else min_month || '..' || max_month end as ky,
                   null::double as gia_tri_bao_cao, cast(failures as double) as gia_tri_tinh_toan,
                   'Kiểm thử dbt ' || split_part(unique_id, '.', 3) || ': ' || coalesce(failures, 0)
-                      || ' dòng vi phạm (dbt data test failed) ' || coalesce(message, '') as mo_ta,
+                      || ' dòng vi phạm (dbt data test failed'
+                      || case when min_month = '' then '' else ', months ' || min_month || '..' || max_month end
+                      || ') ' || coalesce(message, '') as mo_ta,
                   unique_id as khoa, null as muc_do_mac_dinh
            from audit.dbt_test_results where status in ('fail', 'error', 'warn')"""
     ).df()
@@ -122,7 +161,7 @@ def refresh_issues(conn: duckdb.DuckDBPyConnection, policy: dict, now: dt.dateti
                 h.ky,
                 h.mo_ta,
                 case when h.resolved_at is not null then 'resolved'
-                     when w.issue_id is not null then 'waived'
+                     when {holds} then 'waived'
                      else 'open' end as trang_thai,
                 h.gia_tri_bao_cao,
                 h.gia_tri_tinh_toan,
@@ -131,10 +170,17 @@ def refresh_issues(conn: duckdb.DuckDBPyConnection, policy: dict, now: dt.dateti
                 h.resolved_at,
                 w.waived_by,
                 w.waived_at,
-                w.reason as waiver_reason
+                w.reason as waiver_reason,
+                w.valid_until as waiver_until,
+                case when w.issue_id is null or h.resolved_at is not null or {holds} then null
+                     when w.valid_until < $today then 'miễn trừ hết hạn ' || w.valid_until || ' (waiver expired)'
+                     else 'giá trị đã thay đổi từ khi miễn trừ: ' || coalesce(cast(w.gia_tri_bao_cao as varchar), '—')
+                          || ' / ' || coalesce(cast(w.gia_tri_tinh_toan as varchar), '—')
+                          || ' (values changed since the waiver)' end as waiver_lapsed
             from audit.issue_history as h
             left join audit.waivers as w using (issue_id)
-            order by case h.muc_do when 'error' then 0 else 1 end, h.ma_kiem_tra, h.cap, h.ma_don_vi, h.ky""")
+            order by case h.muc_do when 'error' then 0 else 1 end, h.ma_kiem_tra, h.cap, h.ma_don_vi, h.ky""".format(
+                holds=_WAIVER_HOLDS), {"today": now.date()})
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
@@ -153,16 +199,28 @@ def issue_counts(conn: duckdb.DuckDBPyConnection) -> dict:
 
 
 def waive(conn: duckdb.DuckDBPyConnection, issue_id: str, reason: str, who: str,
-          now: dt.datetime | None = None) -> None:
-    """Record who waived an issue, when and why; it no longer blocks publication."""
+          now: dt.datetime | None = None, until: dt.date | None = None) -> None:
+    """Record who waived an issue, when, why, until when (optional, inclusive) and for which values:
+    it no longer blocks publication while it shows those values and the date has not passed."""
     create_audit_tables(conn)
     if not reason.strip():
         raise ValueError("a waiver needs a reason")
-    found = conn.execute("select count(*) from audit.issue_history where issue_id = ?", [issue_id]).fetchone()[0]
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    if until is not None and until < now.date():
+        raise ValueError(f"--until {until} is in the past")
+    found = conn.execute("select gia_tri_bao_cao, gia_tri_tinh_toan, mo_ta from audit.issue_history "
+                         "where issue_id = ?", [issue_id]).fetchone()
     if not found:
         raise UnknownIssue(f"no issue {issue_id!r} (see `issue_id` in quality_issues)")
-    now = (now or dt.datetime.now()).replace(microsecond=0)
-    conn.execute("insert or replace into audit.waivers values (?, ?, ?, ?)", [issue_id, who, now, reason])
+    conn.execute("""insert or replace into audit.waivers
+                    (issue_id, waived_by, waived_at, reason, gia_tri_bao_cao, gia_tri_tinh_toan, mo_ta, valid_until,
+                     values_bound)
+                    values (?, ?, ?, ?, ?, ?, ?, ?, true)""", [issue_id, who, now, reason, *found, until])
     if _exists(conn, "main", "quality_issues"):
         conn.execute("""update main.quality_issues set trang_thai = 'waived', waived_by = ?, waived_at = ?,
                         waiver_reason = ? where issue_id = ? and trang_thai = 'open'""", [who, now, reason, issue_id])
+        if "waiver_until" in {c for (c,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'main' "
+                "and table_name = 'quality_issues'").fetchall()}:
+            conn.execute("update main.quality_issues set waiver_until = ?, waiver_lapsed = null where issue_id = ?",
+                         [until, issue_id])
