@@ -354,17 +354,19 @@ def _batch_rows(paths: HomePaths, batch, readable, tables: dict, now: dt.datetim
     return stored_paths, file_rows, problem_rows, loaded
 
 
-def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict], problem_rows: list[dict], tables: dict) -> None:
+def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict], problem_rows: list[dict], tables: dict,
+          keep: bool = True) -> None:
+    """Every row in one transaction: committed, or with `keep=False` rolled back (a trial load)."""
     conn.execute("begin transaction")
     try:
         _insert(conn, "files", _records_table("files", file_rows))
         _insert(conn, "ingest_problems", _records_table("ingest_problems", problem_rows))
         for table, rows in tables.items():
             _insert(conn, table, rows)
-        conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
         raise
+    conn.execute("commit" if keep else "rollback")
 
 
 def _failing_files(conn, batch, file_rows, problem_rows, tables) -> list[int]:
@@ -376,19 +378,8 @@ def _failing_files(conn, batch, file_rows, problem_rows, tables) -> list[int]:
         sha = parsed.sha256
         mine = {table: rows.filter(pc.equal(rows.column("file_sha256"), sha)) for table, rows in tables.items()}
         try:
-            _load_and_undo(conn, [r for r in file_rows if r["file_sha256"] == sha],
-                           [r for r in problem_rows if r["file_sha256"] == sha], mine)
+            _load(conn, [r for r in file_rows if r["file_sha256"] == sha],
+                  [r for r in problem_rows if r["file_sha256"] == sha], mine, keep=False)
         except duckdb.Error:
             failing.append(index)
     return failing
-
-
-def _load_and_undo(conn, file_rows, problem_rows, tables) -> None:
-    conn.execute("begin transaction")
-    try:
-        _insert(conn, "files", _records_table("files", file_rows))
-        _insert(conn, "ingest_problems", _records_table("ingest_problems", problem_rows))
-        for table, rows in tables.items():
-            _insert(conn, table, rows)
-    finally:
-        conn.execute("rollback")
