@@ -79,13 +79,6 @@ def _template_version(value):
     return version
 
 
-def _ocop_decision_date(value):
-    """OCOP ratings exist since the programme's 2018 decision (490/QĐ-TTg): an earlier date is a slip."""
-    day = n.date(value)
-    n.in_programme_years(int(day[:4]), day, earliest=2018)
-    return day
-
-
 @dataclass(frozen=True)
 class Field:
     key: str
@@ -153,7 +146,7 @@ OCOP = Table("ocop", "OCOP", (
     Field("diem", "Điểm", _score, numeric=True),
     Field("so_sao", "Số sao", _stars, True, numeric=True),
     Field("so_quyet_dinh", "Số quyết định", n.text),
-    Field("ngay_quyet_dinh", "Ngày quyết định", _ocop_decision_date, True),
+    Field("ngay_quyet_dinh", "Ngày quyết định", n.date, True),
     Field("cap_danh_gia", "Cấp đánh giá", n.text),
 ), required=True)
 

@@ -143,7 +143,10 @@ class ParsePool:
                     if not worker.busy:
                         worker.seen, worker.since = -1, time.monotonic()
                     worker.chunks.append(queue.popleft())
-                    worker.conn.send(worker.chunks[-1])
+                    try:
+                        worker.conn.send(worker.chunks[-1])
+                    except OSError:  # it died on its last chunk meanwhile: its sentinel says so below, and
+                        break        # _lost puts this unsent chunk back in the queue with the rest
             busy = [w for w in active if w.busy]
             deadline = min(w.since for w in busy) + self.limits.file_timeout_s
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
