@@ -244,18 +244,16 @@ def load(conn: duckdb.DuckDBPyConnection, cap: str, code: str, tu: str, den: str
 
 
 def covered_provinces(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    """(province code, tu, den) for every province of the published marts, over its latest reporting
-    range: January to the last month with a submission (of the latest month's era), as the seed
-    reports state "6 tháng đầu năm"."""
+    """(province code, tu, den) for every province of the published marts that has reports, over its
+    latest reporting range: January to its last month with a submission, as the seed reports state
+    "6 tháng đầu năm". A province whose reporting ended (a legacy province, a sample of 2020) keeps
+    the report of its last range; a code of both eras takes its latest (den's era decides the units)."""
     rows = conn.execute("""
-        with last_month as (select max(thang) as thang from mart_unit_month where cap = 'tinh'),
-        provinces as (
-            select m.ma_don_vi, max(m.thang) filter (where m.so_xa_co_bao_cao > 0) as reported
-            from mart_unit_month as m, last_month
-            where m.cap = 'tinh' and m.ma_don_vi in (select ma_don_vi from mart_unit_month
-                                                    where cap = 'tinh' and thang = last_month.thang)
-            group by m.ma_don_vi
-        )
-        select ma_don_vi, coalesce(reported, (select thang from last_month)) from provinces order by ma_don_vi
+        select ma_don_vi, max(thang) filter (where so_xa_co_bao_cao > 0) as reported
+        from mart_unit_month
+        where cap = 'tinh'
+        group by ma_don_vi
+        having reported is not null
+        order by ma_don_vi
     """).fetchall()
     return [(code, den[:4] + "-01", den) for code, den in rows]
