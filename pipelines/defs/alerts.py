@@ -102,6 +102,9 @@ def build_alert(context: dg.RunFailureSensorContext, settings: AlertSettings) ->
                              f"run {run.run_id[:8]}")
         return alert
     failed = [{"step": e.step_key, "error": _root_error(e)} for e in context.get_step_failure_events()]
+    # A run can fail before any step: its resources (the home's lock, a damaged warehouse) did not start.
+    failed += [{"step": "resources", "error": _root_error(record.dagster_event)} for record in
+               context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RESOURCE_INIT_FAILURE)]
     first = failed[0]["error"].splitlines()[0] if failed else (context.failure_event.message or "")
     alert.update(kind="run_failed", failed_steps=failed, error=context.failure_event.message,
                  summary=f"NTM: run {run.run_id[:8]} of {run.job_name} failed: {first}"[:300])

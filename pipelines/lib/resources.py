@@ -46,6 +46,22 @@ class NtmSettings(dg.ConfigurableResource):
 
         run_id = context.run.run_id if context.run else "?"
         acquire(self.paths.home, command=f"dagster run {run_id[:8]}")
+        self._check_warehouse()
+
+    def _check_warehouse(self) -> None:
+        """With the home held, nothing else can be writing the warehouse: a file that does not open
+        is damaged, and the run says so at once (dagster-duckdb's connection would retry for minutes)."""
+        import duckdb
+
+        if not self.paths.warehouse.exists():
+            return
+        try:
+            duckdb.connect(str(self.paths.warehouse)).close()
+        except duckdb.Error as error:
+            from pipelines.lock import release
+
+            release(self.paths.home)
+            raise dg.Failure(f"the working warehouse {self.paths.warehouse} cannot be opened: {error}") from None
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         from pipelines.lock import release
