@@ -183,6 +183,14 @@ def test_incomplete_reporting_by_district_and_province(planted):
     assert rows[("168", "2021-07")][3:5] == (3.0, 5.0)
     assert rows[("19", "2021-07")][3:5] == (9.0, 11.0)
     assert rows[("168", "2021-07")][2] == "warning"
+    # communes are listed for each province's latest period only (for the report), and raise no issue
+    latest = query(paths.warehouse, """select ky, so_xa_phai_bao_cao from audit.audit_reporting_completeness
+                                       where cap = 'tinh' and ma_don_vi = '19' order by thang_ky desc limit 1""")
+    communes = query(paths.warehouse, """select distinct ky, count(*) over () from audit.audit_reporting_completeness
+                                         where cap = 'xa' and ma_tinh = '19'""")
+    assert communes == latest
+    assert not any(r[1] == "xa" for r in query(paths.warehouse, "select ma_kiem_tra, cap from quality_issues"
+                                                                 " where ma_kiem_tra like 'REPORTING_%'"))
 
 
 def test_late_reporting_against_the_deadline(planted):

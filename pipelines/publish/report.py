@@ -112,7 +112,7 @@ def _completeness(conn) -> dict:
             select ma_tinh, ky from audit.audit_reporting_completeness where cap = 'tinh'
             qualify row_number() over (partition by ma_tinh order by thang_ky desc, {_SHORTEST_FIRST}) = 1)
         select {fields} from audit.audit_reporting_completeness as c inner join latest using (ma_tinh, ky)
-        where c.cap = 'xa' and (c.so_xa_da_bao_cao = 0 or c.so_xa_dung_han < c.so_xa_da_bao_cao)
+        where c.cap = 'xa' and (c.so_xa_da_bao_cao = 0 or (c.ty_le_dung_han is not null and c.so_xa_dung_han = 0))
         order by c.ma_tinh, c.ma_don_vi limit {MAX_ROWS}""")
     history = _rows(conn, f"""
         select {fields} from audit.audit_reporting_completeness where cap = 'tinh'

@@ -1,5 +1,6 @@
 {#- Defaults here so that a bare `dbt build` works; the pipeline passes settings.dbt_vars(). #}
--- Completeness and timeliness of commune reporting per district and province and reporting period
+-- Completeness and timeliness of commune reporting per district and province and reporting period,
+-- and per commune for each province's latest period (cap 'xa': 1 of 1 or 0 of 1; the report lists them)
 -- (WHO Data Quality Review: received / expected, and received by the deadline / expected).
 --
 -- Expected periods: a province's cadence is read from what its communes send. For each period kind
@@ -86,6 +87,7 @@ commune_periods as (
         any_value(sc.ma_huyen_hieu_luc) as ma_huyen,
         any_value(sc.ten_huyen) as ten_huyen,
         any_value(sc.ten_tinh) as ten_tinh,
+        any_value(sc.ten_xa) as ten_xa,
         min(r.arrived_at) as arrived_at
     from expected_periods as e
     inner join scope as sc on sc.era = e.era and sc.ma_tinh = e.ma_tinh and sc.thang_ky = e.thang_ky
@@ -105,8 +107,15 @@ judged as (
     from commune_periods
 ),
 
+-- Each province's latest period: communes are listed for it alone (the report shows who missed it).
+latest_periods as (
+    select distinct on (ma_tinh) ma_tinh, ky
+    from judged
+    order by ma_tinh, thang_ky desc, case loai_ky when 'thang' then 0 when 'quy' then 1 when 'nua_nam' then 2 else 3 end
+),
+
 by_unit as (
-    {%- for cap, code, name in [('huyen', 'ma_huyen', 'ten_huyen'), ('tinh', 'ma_tinh', 'ten_tinh')] %}
+    {%- for cap, code, name in [('xa', 'ma_xa', 'ten_xa'), ('huyen', 'ma_huyen', 'ten_huyen'), ('tinh', 'ma_tinh', 'ten_tinh')] %}
     select
         '{{ cap }}' as cap,
         {{ code }} as ma_don_vi,
@@ -123,8 +132,10 @@ by_unit as (
     from judged
     {%- if cap == 'huyen' %}
     where ma_huyen is not null
+    {%- elif cap == 'xa' %}
+    where (ma_tinh, ky) in (select ma_tinh, ky from latest_periods)
     {%- endif %}
-    group by ma_tinh, ky, thang_ky{{ ', ma_huyen' if cap == 'huyen' }}
+    group by ma_tinh, ky, thang_ky{{ ', ' ~ code if cap in ('huyen', 'xa') }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 )
