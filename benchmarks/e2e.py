@@ -4,8 +4,8 @@
 
 Prints figures (not a test). Two scenarios, each timed as a user sees it:
   history  `ntm generate` output (CSV bundles, a roster) in landing/, then `ntm run` on a new home
-  month    one national month as one xlsx per commune (benchmarks/ingest.py's files) into that home,
-           then `ntm run` again
+  month    one national month (2025-05) as one xlsx per roster commune (benchmarks/ingest.py's
+           workbooks) re-sent into that home, then `ntm run` again
 For each: wall time of the `ntm run` process, the peak resident memory of its whole process tree
 (parse workers, the Great Expectations process; sampled every 0.1 s from /proc), its exit status,
 and beside it the floor for the same work measured in the same session: a bare parse of the same
@@ -120,13 +120,29 @@ def sql_floor(home: Path, window: str | None) -> float:
     return floor(home / "warehouse.duckdb", built_models(target), window)
 
 
+def prepare_month(history: Path, folder: Path, write) -> Path:
+    """One workbook per commune of the history's roster for benchmarks/ingest.py's month (2025-05,
+    inside the default history, which ends June 2025): a national month re-sent into that history."""
+    import csv
+
+    if (folder / "done").exists():
+        return folder / "xlsx"
+    with (history / "reference" / "roster.csv").open(encoding="utf-8") as handle:
+        units = [row for row in csv.DictReader(handle) if not row.get("den_thang") or row["den_thang"] >= "2025-05"]
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "xlsx").mkdir(parents=True)
+    write(units, str(folder / "xlsx"), 1)
+    (folder / "done").write_text("ok")
+    return folder / "xlsx"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--communes", type=int, default=8000)
     parser.add_argument("--months", type=int, default=60)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ntm_bench_e2e")
     args = parser.parse_args()
-    from ingest import MONTH, prepare as prepare_month
+    from ingest import MONTH, _write_workbooks
 
     history = args.cache / f"history_{args.communes}x{args.months}"
     if not (history / "done").exists():
@@ -134,7 +150,7 @@ def main() -> None:
         subprocess.run([NTM, "--home", str(history), "generate", "--communes", str(args.communes),
                         "--months", str(args.months)], check=True)
         (history / "done").write_text("ok")
-    month = prepare_month(args.cache, args.communes)
+    month = prepare_month(history, args.cache / f"month_{args.communes}x{args.months}", _write_workbooks)
     home = args.cache / "home"
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(history, home, ignore=shutil.ignore_patterns("done"))
@@ -145,8 +161,8 @@ def main() -> None:
     figures["history"] = timed_run([NTM, "--home", str(home), "run"])
     figures["history"]["floor_s"] = round(parse_floor + sql_floor(home, None), 1)
 
-    shutil.copytree(month / "xlsx", home / "landing", dirs_exist_ok=True)
-    parse_floor = bare_parse(month / "xlsx")
+    shutil.copytree(month, home / "landing", dirs_exist_ok=True)
+    parse_floor = bare_parse(month)
     figures["month"] = timed_run([NTM, "--home", str(home), "run"])
     figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, MONTH), 1)
     for name in ("history", "month"):
