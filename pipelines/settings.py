@@ -80,6 +80,13 @@ class HomePaths:
         return self
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit in a run (`$NTM_DUCKDB_MEMORY_LIMIT`, default 1GB) for the ingest's
+    connection and dbt's (lib/dbt.py passes it on): past it DuckDB spills to disk rather than hold a
+    national history's pages in memory (its own default is 80% of the machine)."""
+    return os.environ.get("NTM_DUCKDB_MEMORY_LIMIT") or "1GB"
+
+
 def _env_number(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -107,12 +114,16 @@ class Limits:
     max_cells_per_sheet: int = 1_000_000  # declared sheet dimension (rows × columns), or a CSV's cells
     worker_memory_mb: float = 2048.0  # address space of one parsing worker (RLIMIT_AS)
     file_timeout_s: float = 300.0  # wall time one file may take in a worker
+    # Not a limit on one file: bytes of received files ingested as one chunk (one transaction, one
+    # run of the expectation suites), which bounds the memory of a batch of any size (store.py).
+    chunk_mb: float = 32.0
 
     ENV = {
         "max_file_mb": "NTM_MAX_FILE_MB", "max_zip_members": "NTM_MAX_ZIP_MEMBERS",
         "max_expanded_mb": "NTM_MAX_EXPANDED_MB", "max_compression_ratio": "NTM_MAX_COMPRESSION_RATIO",
         "ratio_floor_mb": "NTM_RATIO_FLOOR_MB", "max_cells_per_sheet": "NTM_MAX_CELLS_PER_SHEET",
         "worker_memory_mb": "NTM_WORKER_MEMORY_MB", "file_timeout_s": "NTM_FILE_TIMEOUT_S",
+        "chunk_mb": "NTM_INGEST_CHUNK_MB",
     }
 
     @classmethod

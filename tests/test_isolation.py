@@ -221,7 +221,7 @@ def test_a_reader_that_aborts_takes_only_its_file_and_the_pool_goes_on(tmp_path)
     assert [p.problems[0].rule if p.problems else None for p in first] == ["reader_crashed", None, "reader_crashed", None]
     assert "signal" in first[0].problems[0].message
     [again] = parse_files([good], Limits(), workers=2)  # fresh workers took over
-    assert again.kind == "submission" and not again.problems and len(again.rows["tieu_chi"]) == 19
+    assert again.kind == "submission" and not again.problems and again.tables["tieu_chi"].num_rows == 19
 
 
 def test_limits_are_set_by_the_environment_or_the_settings_resource(home, monkeypatch):

@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
 from pipelines.lib.resources import NtmSettings
+from pipelines.settings import duckdb_memory_limit
 
 RAW_KEYS = [dg.AssetKey(["raw", table]) for table in RAW_TABLES]
 # A file is checked against the reference the warehouse holds (reference_rules.py): load it first.
@@ -23,6 +24,7 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
     paths = settings.paths.ensure()
     suite_results = []
     with warehouse.get_connection() as conn:
+        conn.execute(f"set memory_limit = '{duckdb_memory_limit()}'")
         if landing_files(paths):
             from pipelines.quality.expectations import SuitesProcess
 

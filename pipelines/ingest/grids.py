@@ -49,9 +49,22 @@ class ParsedFile:
     name: str
     sha256: str
     kind: str | None = None
-    # raw table name → rows (dicts of canonical key → canonical text, with lineage keys)
+    # raw table name → rows (dicts of canonical key → canonical text, with lineage keys), as read
     rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     problems: list[Problem] = field(default_factory=list)
+    # raw table name → the same rows as an Arrow table, once a parsing worker has converted them
+    # (raw_schema.file_tables); `rows` is then empty
+    tables: dict = field(default_factory=dict)
+
+    def records(self, table: str) -> list[dict]:
+        """The file's rows of a raw table as dicts, whether still as read or converted to Arrow."""
+        if self.rows.get(table):
+            return self.rows[table]
+        found = self.tables.get(table)
+        return found.to_pylist() if found is not None else []
+
+    def has_rows(self, table: str) -> bool:
+        return bool(self.rows.get(table)) or (table in self.tables and self.tables[table].num_rows > 0)
 
     @property
     def has_errors(self) -> bool:

@@ -333,6 +333,18 @@ def period_last_month(canonical_period: str) -> str:
     return canonical_period
 
 
+def period_first_month(canonical_period: str) -> str:
+    """The first month a period covers (`2024-Q2` → `2024-04`)."""
+    year, _, part = canonical_period.partition("-")
+    if not part:
+        return f"{year}-01"
+    if part.startswith("Q"):
+        return f"{year}-{int(part[1]) * 3 - 2:02d}"
+    if part.startswith("H"):
+        return f"{year}-{int(part[1]) * 6 - 5:02d}"
+    return canonical_period
+
+
 def month(value) -> str:
     """A month `YYYY-MM` (claims' `tu_thang`, `den_thang`)."""
     canonical = period(value)
@@ -382,6 +394,7 @@ def text(value) -> str:
 _NAME_PREFIXES = ("xa", "phuong", "thitran", "dackhu", "x", "p", "tt")
 
 
+@lru_cache(maxsize=1 << 16)  # every submission's ten_xa is checked against the reference
 def commune_name_key(name: str) -> str:
     """A commune's name folded for comparison, without its type prefix: "Xã Tân Cương",
     "tan cuong" and "X. Tân Cương" are one key. The reference's `name_key` is made with it too."""

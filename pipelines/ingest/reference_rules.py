@@ -84,13 +84,13 @@ def check_reference(parsed: ParsedFile, reference: Reference, received: dt.datet
     # a province's "7 tháng đầu năm" stated in late July); one whose last month has not begun is a slip.
     received_month = received_day.strftime("%Y-%m")
     latest_ngay_lap = (received_day + dt.timedelta(days=1)).isoformat()
-    for claim in parsed.rows.get("claims", []):
+    for claim in parsed.records("claims"):
         month = claim.get("den_thang") or ""
         if len(month) >= 7 and month[:7] > received_month:
             parsed.problem(claim["source_sheet"], claim["source_row"], "den_thang", "period_after_receipt",
                            f"đến tháng {month} chưa bắt đầu khi nhận tệp ngày {received_day:%d/%m/%Y} "
                            f"(the range ends in a month after the file was received)")
-    for sub in parsed.rows.get("submissions", []):
+    for sub in parsed.records("submissions"):
         code, month, ky = sub["ma_xa"], sub["thang"], sub["ky_bao_cao"]
 
         def problem(column, rule, message, severity="error"):

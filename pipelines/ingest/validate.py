@@ -27,7 +27,7 @@ def validate_file(path: Path, paths: HomePaths, limits: Limits | None = None) ->
             "tệp tạm hoặc tệp ẩn, không được đọc (a temporary or hidden file: `ntm run` skips it too)"),
             severity="warning")]
     [parsed] = parse_files([path], limits or Limits.from_env())
-    if parsed.rows.get("submissions") or parsed.rows.get("claims"):
+    if parsed.has_rows("submissions") or parsed.has_rows("claims"):
         # The roster's valid rows, as the run's ref.roster holds them (its bad rows are the audit's).
         check_reference(parsed, Reference.from_package(paths.roster_file), receipts.now())
     return list(parsed.problems)

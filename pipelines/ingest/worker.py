@@ -30,7 +30,7 @@ from pipelines.ingest.readers import ParsedFile, parse_path
 from pipelines.settings import Limits
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["pipelines.ingest.readers"])
+_CONTEXT.set_forkserver_preload(["pipelines.ingest.readers", "pipelines.ingest.raw_schema"])
 
 
 def default_workers() -> int:
@@ -39,10 +39,78 @@ def default_workers() -> int:
     return max(1, int(configured)) if configured else min(2, os.cpu_count() or 1)
 
 
+def _as_arrow(parsed: ParsedFile) -> ParsedFile:
+    """The file's rows as Arrow tables of the raw tables' columns (raw_schema.py): compact to send
+    and to hold. Rows that do not fit their columns (a reader's bug) would fail every load: the file
+    gets `load_failed` instead."""
+    from pipelines.ingest.raw_schema import ROW_ERRORS, file_tables
+
+    if not parsed.rows:  # read as Arrow already (bundle_columns.py), or nothing read
+        return parsed
+    try:
+        parsed.tables = file_tables(parsed.rows)
+    except ROW_ERRORS as error:
+        parsed.tables = {}
+        parsed.problem(None, None, None, "load_failed",
+                       f"không chuyển được các dòng của tệp (the file's rows do not fit their columns: {error})")
+    parsed.rows.clear()
+    return parsed
+
+
+def _packed(answers: list[ParsedFile], retry: bool = True) -> tuple[list[ParsedFile], dict]:
+    """A chunk's files with their rows moved into one Arrow table per raw table: {table: (rows,
+    [(offset, length) per file])}. One conversion and one message for the chunk, not one per file:
+    a commune workbook's few dozen rows cost more to convert and send alone than to read."""
+    import pyarrow as pa
+
+    from pipelines.ingest.raw_schema import FILE_COLUMNS, ROW_ERRORS, records_table
+
+    try:
+        tables = {}
+        for table in {name for parsed in answers for name in (*parsed.rows, *parsed.tables)}:
+            pieces, pending, spans, offset = [], [], [], 0
+            for parsed in answers:
+                found = parsed.rows.get(table) or []
+                arrow = parsed.tables.get(table)
+                length = len(found) + (arrow.num_rows if arrow is not None else 0)
+                if arrow is not None:
+                    if pending:
+                        pieces.append(records_table(table, pending, FILE_COLUMNS))
+                        pending = []
+                    pieces.append(arrow)
+                else:
+                    pending.extend(found)
+                spans.append((offset, length))
+                offset += length
+            if pending:
+                pieces.append(records_table(table, pending, FILE_COLUMNS))
+            if offset:
+                tables[table] = (pa.concat_tables(pieces), spans)
+    except ROW_ERRORS:  # a reader's rows that do not fit: the file is found file by file (load_failed)
+        if not retry:
+            raise
+        for parsed in answers:
+            _as_arrow(parsed)
+        return _packed(answers, retry=False)
+    for parsed in answers:
+        parsed.rows.clear()
+        parsed.tables = {}
+    return answers, tables
+
+
+def _unpacked(answers: list[ParsedFile], tables: dict) -> list[ParsedFile]:
+    """The files of a chunk, each with its rows as slices (no copy) of the chunk's tables."""
+    for table, (rows, spans) in tables.items():
+        for parsed, (offset, length) in zip(answers, spans):
+            if length:
+                parsed.tables[table] = rows.slice(offset, length)
+    return answers
+
+
 def _serve(conn, limits: Limits, current) -> None:
-    """A worker: parse the files of each chunk it receives and answer the chunk's ParsedFiles in one
-    message (one pickle shares the keys and codes every file repeats). Before each file it writes
-    the file's index to `current`, shared memory the parent reads when the worker dies or stalls."""
+    """A worker: parse the files of each chunk it receives and answer the chunk's ParsedFiles, rows
+    as Arrow, in one message. Before each file it writes the file's index to `current`, shared
+    memory the parent reads when the worker dies or stalls."""
     import resource
 
     os.environ["RUST_BACKTRACE"] = "0"  # an abort's backtrace would only fill the run's log
@@ -66,7 +134,7 @@ def _serve(conn, limits: Limits, current) -> None:
                 parsed = ParsedFile(name=path.name, sha256=_sha256_of_file(path))
                 parsed.problem(None, None, None, "unreadable_file", f"không mở được tệp (cannot open: {error})")
             answers.append(parsed)
-        conn.send(answers)
+        conn.send(_packed(answers))
 
 
 @dataclass
@@ -157,7 +225,7 @@ class ParsePool:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     try:
                         while worker.busy and worker.conn.poll():
-                            answers = worker.conn.recv()
+                            answers = _unpacked(*worker.conn.recv())
                             for (index, _), parsed in zip(worker.chunks.popleft(), answers):
                                 results[index] = parsed
                     except (EOFError, OSError):

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, duckdb_memory_limit
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
 # The month-incremental facts and marts (config tag `monthly`, macros/incremental.sql).
@@ -39,6 +39,14 @@ def full_build_tags() -> dict[str, str]:
     whole range and rebuilds every month."""
     keys = MONTHLY_PARTITIONS.get_partition_keys()
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+
+def changed_months_tags() -> dict[str, str]:
+    """Run tags of what `ntm run`, the landing sensor and the schedule launch: the whole range, of
+    which the monthly dbt asset rebuilds only the months changed since the last build (lib/months.py)."""
+    from pipelines.lib.months import CHANGED, MONTHS_TAG
+
+    return {**full_build_tags(), MONTHS_TAG: CHANGED}
 _SOURCES = ("models", "seeds", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
 
@@ -138,7 +146,8 @@ def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
               "--vars", json.dumps(dict(dbt_vars), sort_keys=True), "--target-path", str(target_path),
               "--log-path", str(target_path)]
     try:
-        with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(environment or {})}):
+        with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NTM_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),
+                           **(environment or {})}):
             return dbtRunner(manifest=parsed_manifest(common), callbacks=callbacks or []).invoke([*args, *common])
     finally:
         from pipelines.lib.dbt_private import release_duckdb

@@ -37,6 +37,7 @@ class NtmSettings(dg.ConfigurableResource):
     max_cells_per_sheet: int | None = None
     worker_memory_mb: float | None = None
     file_timeout_s: float | None = None
+    chunk_mb: float | None = None  # bytes of received files per ingest chunk (NTM_INGEST_CHUNK_MB)
 
     def limits(self) -> Limits:
         return Limits.from_env(**{name: getattr(self, name) for name in Limits.ENV if hasattr(self, name)})
