@@ -36,12 +36,12 @@ def test_workbook_and_csv_bundle_of_the_same_submission_give_the_same_rows():
     assert from_xlsx.kind == from_zip.kind == SUBMISSION
     assert from_xlsx.problems == [] and from_zip.problems == []
     for table in ("submissions", "tieu_chi", "chi_tieu", "ocop", "tong_hop"):
-        assert without_lineage(from_xlsx.rows[table]) == without_lineage(from_zip.rows[table]), table
-    totals = {r["truong"]: r["gia_tri"] for r in from_xlsx.rows["tong_hop"]}
+        assert without_lineage(from_xlsx.records(table)) == without_lineage(from_zip.records(table)), table
+    totals = {r["truong"]: r["gia_tri"] for r in from_xlsx.records("tong_hop")}
     assert totals["von_giai_ngan_trieu_dong"] == "845.5"
-    assert from_xlsx.rows["ocop"][0]["ngay_quyet_dinh"] == "2019-11-20"  # a real date cell
-    assert from_xlsx.rows["tieu_chi"][0]["source_sheet"] == "TieuChi"
-    assert from_xlsx.rows["tieu_chi"][0]["source_row"] == 2
+    assert from_xlsx.records("ocop")[0]["ngay_quyet_dinh"] == "2019-11-20"  # a real date cell
+    assert from_xlsx.records("tieu_chi")[0]["source_sheet"] == "TieuChi"
+    assert from_xlsx.records("tieu_chi")[0]["source_row"] == 2
 
 
 def test_the_writer_is_deterministic():
@@ -61,9 +61,9 @@ def test_openpyxl_workbook_with_blank_rows_totals_row_extra_sheet_and_a_product_
     workbook.save(buffer)
     parsed = parse_bytes("bao_cao.xlsx", buffer.getvalue())
     assert parsed.problems == []
-    names = [row["ten_san_pham"] for row in parsed.rows["ocop"]]
+    names = [row["ten_san_pham"] for row in parsed.records("ocop")]
     assert names == ["Chè Tân Cương", "Cồng chiêng Tây Nguyên"]
-    assert parsed.rows["ocop"][1]["source_row"] == 4 and parsed.rows["ocop"][1]["ngay_quyet_dinh"] == "2020-03-15"
+    assert parsed.records("ocop")[1]["source_row"] == 4 and parsed.records("ocop")[1]["ngay_quyet_dinh"] == "2020-03-15"
 
 
 def test_a_blank_ocop_sheet_means_no_products():
@@ -72,7 +72,7 @@ def test_a_blank_ocop_sheet_means_no_products():
     buffer = io.BytesIO()
     workbook.save(buffer)
     parsed = parse_bytes("bao_cao.xlsx", buffer.getvalue())
-    assert parsed.problems == [] and parsed.rows["ocop"] == []
+    assert parsed.problems == [] and parsed.records("ocop") == []
 
 
 def test_claims_workbook_with_a_chiso_sheet_and_vietnamese_headers():
@@ -81,7 +81,7 @@ def test_claims_workbook_with_a_chiso_sheet_and_vietnamese_headers():
                    chi_so="ty_le_xa_dat_chuan", gia_tri="72,0%")]
     parsed = parse_bytes("chi_so.xlsx", claims_workbook_bytes(claims, labels=True))
     assert parsed.kind == CLAIMS_KIND and parsed.problems == []
-    rows = parsed.rows["claims"]
+    rows = parsed.records("claims")
     assert [(r["cap"], r["ma_don_vi"], r["gia_tri"], r["so_chu_so_thap_phan"]) for r in rows] == [
         ("tinh", "01", "121", 0), ("tinh", "01", "72.0", 1)]
     assert rows[1]["source_sheet"] == "ChiSo" and rows[1]["source_row"] == 3
@@ -124,12 +124,12 @@ def test_odd_numbers_and_foreign_digits_are_cell_problems_not_crashes():
             ("xi_mang_tan", "invalid_value", "error"))}
         assert found == expected, form
         assert all(p.row for p in parsed.problems)
-        assert parsed.rows["submissions"] == [] or parsed.rows["submissions"][0]["ma_xa"] == "05776"
+        assert parsed.records("submissions") == [] or parsed.records("submissions")[0]["ma_xa"] == "05776"
     totals = {"so_tieu_chi_dat": "１６", "so_htx_moi": "1.250", "so_tht_moi": "-0"}
     clean = parse_bytes("bao_cao.xlsx", workbook_bytes(a_submission(ma_xa="０５７７６", ky_bao_cao="٢٠٢٠-H1", totals=totals)))
     assert [(p.rule, p.severity, p.row) for p in clean.problems] == [("ambiguous_number", "warning", 3)]
-    assert clean.rows["submissions"][0]["ma_xa"] == "05776" and clean.rows["submissions"][0]["ky_bao_cao"] == "2020-H1"
-    assert {r["truong"]: r["gia_tri"] for r in clean.rows["tong_hop"]} == {
+    assert clean.records("submissions")[0]["ma_xa"] == "05776" and clean.records("submissions")[0]["ky_bao_cao"] == "2020-H1"
+    assert {r["truong"]: r["gia_tri"] for r in clean.records("tong_hop")} == {
         "so_tieu_chi_dat": "16", "so_htx_moi": "1250", "so_tht_moi": "0"}
 
 

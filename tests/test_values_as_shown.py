@@ -36,7 +36,7 @@ def claims_workbook(rows: list[tuple]) -> bytes:
 def claimed(data: bytes) -> list[tuple]:
     parsed = parse_bytes("chi_so.xlsx", data)
     assert not parsed.has_errors, [p.describe() for p in parsed.problems]
-    return [(r["gia_tri"], r["so_chu_so_thap_phan"], r["gia_tri_goc"]) for r in parsed.rows["claims"]]
+    return [(r["gia_tri"], r["so_chu_so_thap_phan"], r["gia_tri_goc"]) for r in parsed.records("claims")]
 
 
 def test_percent_and_decimal_formats_decide_the_value_and_its_decimals():
@@ -86,9 +86,9 @@ def test_submission_numbers_are_read_as_shown():
     workbook.save(buffer)
     parsed = parse_bytes("bao_cao.xlsx", buffer.getvalue())
     assert parsed.problems == []
-    assert {r["truong"]: r["gia_tri"] for r in parsed.rows["tong_hop"]}["von_giai_ngan_trieu_dong"] == "845.5"
-    assert parsed.rows["chi_tieu"][0]["gia_tri"] == "85.5"
-    assert parsed.rows["ocop"][0]["diem"] == "68.0"
+    assert {r["truong"]: r["gia_tri"] for r in parsed.records("tong_hop")}["von_giai_ngan_trieu_dong"] == "845.5"
+    assert parsed.records("chi_tieu")[0]["gia_tri"] == "85.5"
+    assert parsed.records("ocop")[0]["diem"] == "68.0"
 
 
 @pytest.mark.parametrize("code, expected", [

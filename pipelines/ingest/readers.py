@@ -16,6 +16,7 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from pipelines.ingest import normalize as n
+from pipelines.ingest.bundle_columns import read_bundle_columns
 from pipelines.ingest.claims import _parse_claims
 from pipelines.ingest.grids import (  # noqa: F401  (Problem, ParsedFile, SUBMISSION, CLAIMS_KIND: the readers' API)
     CLAIMS_KIND, SUBMISSION, Grid, ParsedFile, Problem, _is_blank, sha256_of, sha256_of_file,
@@ -115,10 +116,12 @@ def parse_bytes(name: str, data: bytes, limits: Limits | None = None) -> ParsedF
         _parse_content(parsed, data, limits or DEFAULT_LIMITS)
     except MemoryError:
         parsed.rows.clear()
+        parsed.tables = {}
         parsed.problem(None, None, None, "limit_worker_memory",
                        "hết bộ nhớ khi đọc tệp (reading the file needed more memory than the limit worker_memory_mb)")
     except Exception as error:  # a reader's own bug must not pass for a good file, nor stop the batch
         parsed.rows.clear()
+        parsed.tables = {}
         parsed.problem(None, None, None, "reader_error",
                        f"không đọc được tệp (reader failed: {type(error).__name__}: {error})")
     return parsed
@@ -147,6 +150,11 @@ def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
             elif _is_ods(archive, names):
                 _parse_workbook(_xlsx_grids(data, parsed), parsed)
             else:
+                # A clean bundle column by column; anything the general reader would remark on, by it.
+                tables = read_bundle_columns(archive, parsed, limits)
+                if tables is not None:
+                    parsed.tables = tables
+                    return
                 grids = _bundle_grids(archive, parsed, limits)
                 if parsed.has_errors:
                     return
@@ -157,12 +165,14 @@ def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
                                    "tệp zip không có thong_tin.csv (zip holds no thong_tin.csv)")
         except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError) as error:
             parsed.rows.clear()
+            parsed.tables = {}
             parsed.problem(None, None, None, "unreadable_file",
                            f"không đọc được tệp nén (damaged or truncated zip/xlsx: {error})")
         except MemoryError:
             raise
         except Exception as error:  # calamine raises its own error types for damaged workbooks
             parsed.rows.clear()
+            parsed.tables = {}
             parsed.problem(None, None, None, "unreadable_file", f"không đọc được tệp (cannot read: {error})")
         return
     if suffix in (".xlsx", ".zip", ".xlsm"):
