@@ -66,3 +66,33 @@ def test_one_batch_one_run_per_suite_problems_land_on_their_files(home):
     assert (problem["row"], problem["column"]) == (3, "ma_don_vi") and "'TN'" in problem["message"]
     assert query(home.warehouse, "select count(*) from raw.claims") == [(1,)]
     assert query(home.warehouse, "select count(*) from raw.ocop") == [(2,)]
+
+
+def test_values_are_judged_once_and_every_row_holding_a_bad_one_is_named():
+    """The suites judge each column's distinct values (and uniqueness on full rows): a bad value on
+    many rows, a missing value and a repeated key each come back as a problem on every row concerned,
+    on the file the row came from, as if every row had been judged."""
+    import pyarrow as pa
+
+    from pipelines.ingest.readers import ParsedFile
+    from pipelines.ingest.store import table_rows
+
+    files = [ParsedFile(name=f"f{i}.zip", sha256=str(i)) for i in range(2)]
+    base = {"ma_xa": "05776", "ky_bao_cao": "2020-06", "tieu_chi": "1", "trang_thai": "true", "source_sheet": "tieu_chi.csv"}
+    rows = [
+        {**base, "submission_id": "a", "tieu_chi": str(i % 19 + 1), "source_row": i + 2} for i in range(40)
+    ] + [{**base, "submission_id": "b", "trang_thai": "maybe", "source_row": 2},
+         {**base, "submission_id": "b", "trang_thai": "maybe", "tieu_chi": "2", "source_row": 3},
+         {**base, "submission_id": None, "tieu_chi": "3", "source_row": 4}]
+    files[0].rows["tieu_chi"], files[1].rows["tieu_chi"] = rows[:40], rows[40:]
+    tables = {"tieu_chi": table_rows("tieu_chi", files)}
+    [result] = validate_batch(files, tables)
+    found = sorted((p.file, p.row, p.column, p.rule) for f in files for p in f.problems)
+    # Great Expectations names every row of a repeated key, the first included: all 40 rows of "a".
+    repeated = [("f0.zip", i + 2, "submission_id,tieu_chi", "ge_compound_columns_to_be_unique") for i in range(40)]
+    assert sorted(found) == sorted(repeated + [
+        ("f1.zip", 2, "trang_thai", "ge_column_values_to_be_in_set"),
+        ("f1.zip", 3, "trang_thai", "ge_column_values_to_be_in_set"),
+        ("f1.zip", 4, "submission_id", "ge_column_values_to_not_be_null")])
+    assert (result.rows, result.success, result.unexpected) == (43, False, len(found))
+    assert isinstance(tables["tieu_chi"], pa.Table)

@@ -1,14 +1,15 @@
-"""Great Expectations on each ingested batch: one suite per raw table (`expectations/raw_<table>.json`).
+"""Great Expectations on each ingested chunk: one suite per raw table (`expectations/raw_<table>.json`).
 
-A batch is every file read from `landing/` in one ingestion, so each suite runs once on one pandas
-DataFrame of all the batch's rows of its table, not once per file (thousands of files arrive a
-month). An unexpected value becomes a problem on the file its row came from (rule
-`ge_<expectation>`, with sheet, row and column), so the file is quarantined like any other
-rejected file and the audit reports it. An expectation that raises, or a suites process that
-fails, has judged nothing: every file of the batch it concerned gets an error (rule `ge_error`)
-rather than passing unchecked. Great Expectations takes seconds to import: it is imported
-only inside the suites' own process (`SuitesProcess`), never by the ingesting process, `ntm
-validate` or `ntm --help`.
+A chunk is the files one transaction of the ingest loads (store.py), so each suite runs once per
+chunk, not once per file (thousands of files arrive a month). An expectation on a column's values
+judges each value alone, so it runs on the chunk's distinct values of that column, and a value it
+finds unexpected is unexpected on every row holding it; a uniqueness expectation runs on its
+columns' full rows. Either way an unexpected row becomes a problem on the file it came from (rule
+`ge_<expectation>`, with sheet, row and column), so the file is quarantined like any other rejected
+file and the audit reports it. An expectation that raises, or a suites process that fails, has
+judged nothing: every file of the chunk it concerned gets an error (rule `ge_error`) rather than
+passing unchecked. Great Expectations takes seconds to import: it is imported only inside the
+suites' own process (`SuitesProcess`), never by the ingesting process, `ntm validate` or `ntm --help`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pipelines.ingest.readers import ParsedFile, Problem
 from pipelines.settings import EXPECTATIONS_DIR
 
 SUITE_TABLES = ("submissions", "tieu_chi", "chi_tieu", "ocop", "tong_hop", "claims")
-_WHERE = ("_file", "source_sheet", "source_row")  # lineage columns that locate an unexpected value
 
 
 @dataclass
@@ -54,26 +54,29 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
 
 
 class SuitesProcess:
-    """`validate_batch` in a process of its own, for `ingest_landing(validate_batch=...)`.
+    """`validate_batch` with Great Expectations in a process of its own, for
+    `ingest_landing(validate_batch=...)`.
 
     Started before the batch is parsed, the process imports Great Expectations (seconds of pure
-    Python) while the parsing workers run, and the ingesting process never imports it at all. The
-    batch's tables travel to it as Arrow; problems come back and are added to their files."""
+    Python) while the parsing workers run, and the ingesting process never imports it at all. Each
+    chunk's distinct values and key columns (`_request`) travel to it as Arrow; the expectations'
+    outcomes come back and become problems on their files here (`_problems`)."""
 
-    def __init__(self):
+    def __init__(self, suites: dict[str, dict] | None = None):
         context = multiprocessing.get_context("forkserver")  # the parent holds DuckDB threads: no fork
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve_suites, args=(child,), name="great-expectations", daemon=True)
         self._process.start()
         child.close()
+        self.suites = load_suites() if suites is None else suites
         self.results: list[SuiteResult] = []
 
     def __call__(self, parsed_files: list[ParsedFile], tables: dict) -> list[SuiteResult]:
-        ours = {table: tables[table] for table in SUITE_TABLES if table in tables and tables[table].num_rows}
-        if not ours:  # nothing new (a rerun): no need to wait for the import
+        request = _request(tables, self.suites)
+        if not request:  # nothing new (a rerun): no need to wait for the import
             return []
         try:
-            self._conn.send(([parsed.name for parsed in parsed_files], ours))
+            self._conn.send((request, self.suites))
             outcome = self._conn.recv()
         except (EOFError, OSError):
             outcome = "the Great Expectations process ended before answering"
@@ -86,9 +89,7 @@ class SuitesProcess:
                     f"Không chạy được bộ kiểm tra Great Expectations (the expectation suites could not run: {last}); "
                     "tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
             return []
-        results, problems = outcome
-        for index, problem in problems:
-            parsed_files[index].problems.append(problem)
+        results = _problems(parsed_files, tables, self.suites, outcome)
         self.results.extend(results)
         return results
 
@@ -107,26 +108,19 @@ class SuitesProcess:
 
 
 def _serve_suites(conn) -> None:
-    """The suites' process: import Great Expectations, then validate each batch sent until the pipe closes."""
+    """The suites' process: import Great Expectations, then judge each request until the pipe closes."""
     _quiet()
     import great_expectations  # noqa: F401
 
     while True:
         try:
-            names, tables = conn.recv()
+            request, suites = conn.recv()
         except EOFError:
             return
         try:
-            conn.send(_validate_named_files(names, tables))
+            conn.send(_judge(request, suites))
         except Exception:  # sent back as text: exceptions of Great Expectations may not pickle
             conn.send(traceback.format_exc())
-
-
-def _validate_named_files(names: list[str], tables: dict) -> tuple[list[SuiteResult], list[tuple[int, Problem]]]:
-    """`validate_batch` on files known by name only (in the suites' process): (results, (file index, problem))."""
-    files = [ParsedFile(name=name, sha256="") for name in names]
-    results = validate_batch(files, tables)
-    return results, [(index, problem) for index, parsed in enumerate(files) for problem in parsed.problems]
 
 
 def _quiet():
@@ -136,46 +130,128 @@ def _quiet():
 
 def validate_batch(parsed_files: list[ParsedFile], tables: dict,
                    suites: dict[str, dict] | None = None) -> list[SuiteResult]:
-    """Run each table's suite once on the batch; add a problem to each file holding an unexpected value.
-
-    `tables` are the batch's rows per raw table as the loader built them (`store.table_rows`: Arrow,
-    every column of the table, plus `_file`, the row's file as an index into `parsed_files`)."""
-    frames = {table: tables[table].to_pandas() for table in SUITE_TABLES
-              if table in tables and tables[table].num_rows}
-    if not frames:
-        return []
+    """Run each table's suite on the batch in this process; add a problem to each file holding an
+    unexpected value. `tables` are the batch's rows per raw table as the loader built them
+    (`store.table_rows`: Arrow, every column of the table, plus `_file`, the row's file as an index
+    into `parsed_files`)."""
     suites = load_suites() if suites is None else suites
+    request = _request(tables, suites)
+    if not request:
+        return []
+    return _problems(parsed_files, tables, suites, _judge(request, suites))
+
+
+# An expectation on the values of one column judges each value alone: it is run on the column's
+# distinct values, and a value it finds unexpected is unexpected on every row that holds it. The
+# others (uniqueness) look at rows together and run on their columns' full rows.
+_ROW_KINDS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def _columns_of(expectation: dict) -> list[str]:
+    kwargs = expectation["kwargs"]
+    return [kwargs["column"]] if kwargs.get("column") else list(kwargs.get("column_list", []))
+
+
+def _request(tables: dict, suites: dict[str, dict]) -> dict:
+    """Per table with rows: (distinct values of each column a value expectation reads, the full rows
+    of the columns a row expectation reads, rows). A column the table lacks is left out, and the
+    expectation naming it raises in Great Expectations (an error, never a pass)."""
+    import pyarrow as pa
+
+    request = {}
+    for table in SUITE_TABLES:
+        rows = tables.get(table)
+        if table not in suites or rows is None or not rows.num_rows:
+            continue
+        value_columns, row_columns = set(), set()
+        for expectation in suites[table]["expectations"]:
+            (row_columns if expectation["type"] in _ROW_KINDS else value_columns).update(_columns_of(expectation))
+        present = set(rows.column_names)
+        distinct = {column: rows.column(column).unique() for column in sorted(value_columns & present)}
+        # Uniqueness does not change under a one-to-one coding: each value travels as its dictionary index.
+        keyed = pa.table({column: rows.column(column).combine_chunks().dictionary_encode().indices
+                          for column in sorted(row_columns & present)}) if row_columns & present else None
+        request[table] = (distinct, keyed, rows.num_rows)
+    return request
+
+
+def _judge(request: dict, suites: dict[str, dict]) -> dict:
+    """In the suites' process: {table: [(success, raised message, unexpected values or row indices)]},
+    one entry per expectation of the suite, in order."""
     _quiet()
     import great_expectations as gx
+    import pandas as pd
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     source = context.data_sources.add_pandas("ingest_batch")
-    results = []
-    for table, frame in frames.items():
-        definition = suites.get(table)
-        if definition is None:
-            continue
-        suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
-        batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe("batch").get_batch(
-            batch_parameters={"dataframe": frame})
-        outcome = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-        unexpected, failed, errors = 0, [], []
-        for item in outcome.results:
-            config = item.expectation_config
-            if item.success:
+    answers = {}
+    for table, (distinct, keyed, _) in request.items():
+        definition = suites[table]
+        length = max([len(values) for values in distinct.values()] + [1])
+        # Each column's distinct values, the first repeated to a common length (repeats change no verdict).
+        values_frame = pd.DataFrame({column: values.to_pylist() + values[:1].to_pylist() * (length - len(values))
+                                     for column, values in distinct.items()}, index=range(length))
+        rows_frame = keyed.to_pandas() if keyed is not None else pd.DataFrame(index=range(0))
+        outcomes = [None] * len(definition["expectations"])
+        for kind, frame in (("values", values_frame), ("rows", rows_frame)):
+            chosen = [(i, e) for i, e in enumerate(definition["expectations"]) if (e["type"] in _ROW_KINDS) == (kind == "rows")]
+            if not chosen:
                 continue
-            failed.append(config.type)
-            if _raised(item.exception_info):
+            suite = gx.ExpectationSuite(name=f"{definition['name']}_{kind}", expectations=[e for _, e in chosen])
+            batch = source.add_dataframe_asset(name=f"{table}_{kind}").add_batch_definition_whole_dataframe(
+                "batch").get_batch(batch_parameters={"dataframe": frame})
+            outcome = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+            # Results come back in Great Expectations' order, not the suite's: matched by what they are.
+            by_config = {_config_key(item.expectation_config.type, item.expectation_config.kwargs): item
+                         for item in outcome.results}
+            for index, expectation in chosen:
+                item = by_config[_config_key(expectation["type"], expectation["kwargs"])]
+                raised = _raised(item.exception_info)
+                found = [] if item.success or raised else [
+                    i if not isinstance(i, dict) else i["index"] for i in (item.result or {}).get("unexpected_index_list") or []]
+                if kind == "values" and found:
+                    column = _columns_of(expectation)[0]
+                    found = sorted({_plain(v) for v in frame.loc[found, column]}, key=lambda v: (v is None, str(v)))
+                outcomes[index] = (bool(item.success), raised, found)
+        answers[table] = outcomes
+    return answers
+
+
+def _config_key(kind: str, kwargs) -> str:
+    return kind + json.dumps({k: v for k, v in dict(kwargs).items() if k in ("column", "column_list", "value_set",
+                                                                          "regex", "min_value", "max_value")},
+                             sort_keys=True, default=str)
+
+
+def _plain(value):
+    """A pandas cell as the Arrow value it came from: NaN and NaT are null, floats of an integer column whole."""
+    if value is None or value != value:
+        return None
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _problems(parsed_files: list[ParsedFile], tables: dict, suites: dict[str, dict], answers: dict) -> list[SuiteResult]:
+    """The judged expectations as SuiteResults, and a problem on its file for each unexpected row."""
+    results = []
+    for table, outcomes in answers.items():
+        definition, rows = suites[table], tables[table]
+        unexpected, failed, errors = 0, [], []
+        for expectation, (success, raised, found) in zip(definition["expectations"], outcomes):
+            if success:
+                continue
+            failed.append(expectation["type"])
+            column = ",".join(_columns_of(expectation))
+            if raised:
                 # An expectation that cannot run has not checked these rows: an error on every file
                 # holding rows of the table, never a silent pass.
-                errors.append(f"{config.type}({config.kwargs.get('column')}): {_raised(item.exception_info)}")
-                unexpected += _unchecked(parsed_files, frame, config, definition["name"], _raised(item.exception_info))
+                errors.append(f"{expectation['type']}({column}): {raised}")
+                unexpected += _unchecked(parsed_files, rows, expectation, column, definition["name"], raised)
                 continue
-            unexpected += _to_problems(parsed_files, frame, item, config, definition["name"])
+            unexpected += _to_problems(parsed_files, rows, expectation, column, definition["name"], found)
         results.append(SuiteResult(
-            suite=definition["name"], table=table, rows=len(frame), success=outcome.success,
-            evaluated=len(outcome.results), unexpected=unexpected, failed=failed, errors=errors))
+            suite=definition["name"], table=table, rows=rows.num_rows, success=not failed,
+            evaluated=len(outcomes), unexpected=unexpected, failed=failed, errors=errors))
     return results
 
 
@@ -190,37 +266,47 @@ def _raised(exception_info) -> str | None:
     return None
 
 
-def _unchecked(parsed_files, frame, config, suite_name, message: str) -> int:
-    """One error per file with rows in the frame: the expectation raised instead of judging them."""
-    column = config.kwargs.get("column") or ",".join(config.kwargs.get("column_list", []))
-    indices = sorted({int(i) for i in frame["_file"].unique()})
+def _unchecked(parsed_files, rows, expectation, column, suite_name, message: str) -> int:
+    """One error per file with rows in the table: the expectation raised instead of judging them."""
+    indices = sorted(set(rows.column("_file").to_pylist()))
     for index in indices:
         parsed = parsed_files[index]
         parsed.problems.append(Problem(
             parsed.name, None, None, column or None, "ge_error",
-            f"{suite_name}: kiểm tra {config.type}({column}) không chạy được (the expectation raised: {message}); "
-            "tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
+            f"{suite_name}: kiểm tra {expectation['type']}({column}) không chạy được (the expectation raised: "
+            f"{message}); tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
     return len(indices)
 
 
-def _to_problems(parsed_files, frame, item, config, suite_name) -> int:
-    """One problem per unexpected row, on the file the row came from, at its sheet and row."""
-    kwargs = config.kwargs
-    column = kwargs.get("column") or ",".join(kwargs.get("column_list", []))
-    severity = "warning" if str(getattr(config, "severity", "critical")).lower().endswith("warning") else "error"
-    rule = f"ge_{config.type.removeprefix('expect_')}"
-    indices = (item.result or {}).get("unexpected_index_list") or []
-    rows = frame.loc[[i if not isinstance(i, dict) else i["index"] for i in indices]]
-    for _, row in rows.iterrows():
+def _to_problems(parsed_files, rows, expectation, column, suite_name, found: list) -> int:
+    """One problem per unexpected row, on the file the row came from, at its sheet and row: the rows
+    holding an unexpected value, or the rows a row expectation named."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kwargs = expectation["kwargs"]
+    if expectation["type"] in _ROW_KINDS:
+        hits = rows.take(pa.array(found, pa.int64()))
+    else:
+        values = rows.column(kwargs["column"])
+        known = pa.array([v for v in found if v is not None], values.type)
+        mask = pc.fill_null(pc.is_in(values, value_set=known), False)
+        if None in found:
+            mask = pc.or_(mask, pc.is_null(values))
+        hits = rows.filter(mask)
+    severity = "warning" if str(expectation.get("severity", "critical")).lower().endswith("warning") else "error"
+    rule = f"ge_{expectation['type'].removeprefix('expect_')}"
+    notes = expectation.get("notes")
+    detail = notes if isinstance(notes, str) and notes else _describe(expectation["type"], kwargs)
+    for row in hits.to_pylist():
         parsed = parsed_files[int(row["_file"])]
         value = row.get(kwargs.get("column")) if kwargs.get("column") else None
-        shown = f"'{value}'" if value is not None and value == value else "trống (empty)"
-        detail = config.notes if isinstance(config.notes, str) and config.notes else _describe(config.type, kwargs)
+        shown = f"'{value}'" if value is not None else "trống (empty)"
         parsed.problems.append(Problem(
-            parsed.name, row["source_sheet"], int(row["source_row"]), column, rule,
-            f"{suite_name}: {column} = {shown} {detail} ({config.type})", severity,
+            parsed.name, row.get("source_sheet"), row.get("source_row"), column, rule,
+            f"{suite_name}: {column} = {shown} {detail} ({expectation['type']})", severity,
             row.get("ma_xa"), row.get("ky_bao_cao")))
-    return len(rows)
+    return hits.num_rows
 
 
 def _describe(kind: str, kwargs: dict) -> str:
