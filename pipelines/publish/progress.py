@@ -13,6 +13,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,25 +290,50 @@ def _summary(result: dict) -> dict:
 def refresh_province_reports(paths: HomePaths, edges: list[int] | None = None) -> tuple[list[dict], list[dict]]:
     """The report of every province of the published marts over its latest reporting range.
     A report whose inputs did not change since it was written is kept (its summary is read back from
-    the `.json` beside it), so a run that changed one province rewrites one report. One report failing
-    is logged and listed; it never stops the others."""
+    the `.json` beside it), so a run that changed one province rewrites one report; the reports to
+    rewrite are shared by up to two processes (the charts are most of their cost). One report
+    failing is logged and listed; it never stops the others."""
     edges = list(edges or [15, 10, 5])
     with duckdb.connect(str(paths.published_db), read_only=True) as conn:
         provinces = [(code, tu, den, _fingerprint(conn, code, tu, den, edges))
                      for code, tu, den in covered_provinces(conn)]
-    written, failed = [], []
     folder = paths.reports / "tien_do"
+    kept_reports, stale = {}, []
     for code, tu, den, fingerprint in provinces:
         stamp = folder / f".{file_stem('tinh', code, tu, den)}.json"
         try:
             kept = json.loads(stamp.read_text("utf-8")) if stamp.exists() else {}
-            if kept.get("fingerprint") == fingerprint and all(Path(f).exists() for f in kept["report"]["files"].values()):
-                written.append({**kept["report"], "unchanged": True})
-                continue
-            report = _summary(write_progress_report(paths, "tinh", code, tu, den, edges=edges))
-            stamp.write_text(json.dumps({"fingerprint": fingerprint, "report": report}, ensure_ascii=False), "utf-8")
-            written.append({**report, "unchanged": False})
-        except Exception as error:  # noqa: BLE001 - one province's failure is reported, not raised
-            log.exception("progress report of province %s (%s..%s) failed", code, tu, den)
-            failed.append({"ma_don_vi": code, "tu": tu, "den": den, "error": f"{type(error).__name__}: {error}"})
+        except (OSError, ValueError):
+            kept = {}
+        if kept.get("fingerprint") == fingerprint and all(Path(f).exists() for f in kept["report"]["files"].values()):
+            kept_reports[code] = {**kept["report"], "unchanged": True}
+        else:
+            stale.append((paths, code, tu, den, edges, fingerprint, stamp))
+    outcomes = {}
+    if len(stale) > 2 and (os.cpu_count() or 1) > 1:
+        context = multiprocessing.get_context("forkserver")  # the caller may hold DuckDB threads: no fork
+        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+            outcomes = dict(pool.map(_write_one, stale))
+    else:
+        outcomes = dict(map(_write_one, stale))
+    written, failed = [], []
+    for code, tu, den, _ in provinces:
+        if code in kept_reports:
+            written.append(kept_reports[code])
+        elif isinstance(outcomes.get(code), dict):
+            written.append({**outcomes[code], "unchanged": False})
+        else:
+            failed.append({"ma_don_vi": code, "tu": tu, "den": den, "error": outcomes.get(code) or "not written"})
     return written, failed
+
+
+def _write_one(job: tuple) -> tuple[str, dict | str]:
+    """One province's report and its stamp: (code, summary), or (code, error text)."""
+    paths, code, tu, den, edges, fingerprint, stamp = job
+    try:
+        report = _summary(write_progress_report(paths, "tinh", code, tu, den, edges=edges))
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "report": report}, ensure_ascii=False), "utf-8")
+        return code, report
+    except Exception as error:  # noqa: BLE001 - one province's failure is reported, not raised
+        log.exception("progress report of province %s (%s..%s) failed", code, tu, den)
+        return code, f"{type(error).__name__}: {error}"
