@@ -29,27 +29,28 @@ def _busy(command: str, error) -> int:
     return EXIT_BUSY
 
 
-def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str] | None = None) -> int:
+def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str] | None = None,
+                 full: bool = False) -> int:
     """Materialise the whole asset graph in-process. 0 published, 2 withheld by error issues, 1 failure,
     3 another process holds the home (nothing done).
 
-    `months` (first, last as YYYY-MM) rebuilds only those months of the monthly facts and marts
-    (a late submission); by default every month is rebuilt."""
+    The monthly facts and marts rebuild the months changed since the last build (lib/months.py);
+    `full` rebuilds every month, and `months` (first, last as YYYY-MM) exactly those months."""
     from pipelines.lock import HomeBusy, home_lock
 
     try:
         # Taken before Dagster is imported, so a second writer is told within a moment.
         with home_lock(paths.home):
-            return _run_locked(paths, verbose, months)
+            return _run_locked(paths, verbose, months, full)
     except HomeBusy as error:
         return _busy("run", error)
 
 
-def _run_locked(paths: HomePaths, verbose: bool, months: tuple[str, str] | None) -> int:
+def _run_locked(paths: HomePaths, verbose: bool, months: tuple[str, str] | None, full: bool) -> int:
     import dagster as dg
 
     from pipelines.definitions import PIPELINE_JOB, build_definitions
-    from pipelines.lib.dbt import full_build_tags, month_range_tags
+    from pipelines.lib.dbt import changed_months_tags, full_build_tags, month_range_tags
 
     paths.ensure()
     job = build_definitions(paths.home).resolve_job_def(PIPELINE_JOB)
@@ -58,7 +59,7 @@ def _run_locked(paths: HomePaths, verbose: bool, months: tuple[str, str] | None)
     result = job.execute_in_process(
         instance=instance, raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags=month_range_tags(*months) if months else full_build_tags(),
+        tags=month_range_tags(*months) if months else full_build_tags() if full else changed_months_tags(),
     )
     materialized = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     published = dg.AssetKey("published_warehouse") in materialized
@@ -94,7 +95,7 @@ def _print_outcome(paths: HomePaths, run_id: str, published: bool, withheld: boo
 
 
 def cmd_run(args) -> int:
-    return run_pipeline(_home(args), verbose=args.verbose)
+    return run_pipeline(_home(args), verbose=args.verbose, full=args.full)
 
 
 def cmd_demo(args) -> int:
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run = commands.add_parser("run", help="ingest landing/, build, check, publish if no open error issue")
     run.add_argument("-v", "--verbose", action="store_true", help="show the Dagster log")
+    run.add_argument("--full", action="store_true",
+                     help="rebuild every month (by default only the months new or superseding files change)")
     run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser("demo", help="create the sample in the home and run the whole pipeline")

@@ -1,7 +1,8 @@
 """`ntm generate` across the 1 July 2025 reform: its files, and its claims through the real pipeline.
 
 Two provinces of the 2025 list, 2024-01 to 2026-06: Thái Nguyên (19), which absorbed Bắc Kạn (06)
-on 1 July 2025, and Hà Tĩnh (42). One pipeline run for the module.
+on 1 July 2025, and Hà Tĩnh (42). One pipeline run for the module's history, then a run with late
+corrections (only the months they touch) and a full rebuild of its copy to compare with.
 """
 
 from __future__ import annotations
@@ -119,3 +120,76 @@ def test_every_generated_claim_reconciles_through_the_pipeline(generated, run):
         from claim_reconciliation where not coalesce(khop, false) order by all""")
     assert wrong == [], f"{len(wrong)} of {rows} generated claims do not reconcile: {wrong}"
     assert code == 0
+
+
+# Tables of `main` whose rows a build makes; the others hold run facts (issues' first and last seen).
+_BUILT = ("fct_commune_month", "fct_commune_criteria", "fct_commune_flows", "fct_commune_status",
+          "mart_unit_month", "mart_province_month_2025", "claim_reconciliation")
+
+
+def _table_rows(database, table: str) -> list[tuple]:
+    return query(database, f"select * from {table} order by all")
+
+
+def _corrected(bundle) -> bytes:
+    """The bundle with criterion 1 of every submission flipped and `ngay_lap` a day later (so it wins)."""
+    import datetime as dt
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            rows = list(csv.reader(io.StringIO(source.read(info).decode("utf-8"))))
+            header = rows[0]
+            for row in rows[1:]:
+                if info.filename == "tieu_chi.csv" and row[header.index("tieu_chi")] == "1":
+                    status = header.index("trang_thai")
+                    row[status] = "Chưa đạt" if row[status] == "Đạt" else "Đạt"
+                if info.filename == "thong_tin.csv":
+                    day = header.index("ngay_lap")
+                    row[day] = (dt.date.fromisoformat(row[day]) + dt.timedelta(days=1)).isoformat()
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(rows)
+            target.writestr(info.filename, text.getvalue())
+    return out.getvalue()
+
+
+def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generated, run, tmp_path):
+    """Issue 12: `ntm run` rebuilds only the months new or superseding files touch (and what reads
+    them); the result equals `ntm run --full` table for table. Corrected bundles for 2025-05..07
+    (across the reform, superseding the history's) and a new month 2026-07 arrive after the history."""
+    import shutil
+
+    from pipelines.lib.months import plan
+
+    home, _ = generated
+    if not home.warehouse.exists():
+        assert run(home) == 0
+    # Corrections of 2025-05..07 (criterion 1 flipped, prepared a day later) and a new month 2026-07.
+    for name, stored in query(home.warehouse, "select file_name, stored_path from raw.files "
+                                              "where regexp_matches(file_name, '_2025_0[567][.]zip$')"):
+        (home.landing / f"sua_{name}").write_bytes(_corrected(home.home / stored))
+    late = HomePaths(tmp_path / "late")
+    generate_history(late.home, **{**ARGS, "first_month": "2025-05", "months": 15, "claims": False})
+    for bundle in late.landing.glob("*_2026_07.zip"):
+        shutil.copy2(bundle, home.landing / bundle.name)
+    code = run(home)
+    assert code in (0, 2)
+    [(first, last, reason)] = query(home.warehouse, "select min_month, max_month, reason from audit.monthly_builds "
+                                                    "order by built_at desc limit 1")
+    assert (first, last) == ("2025-05", "2026-07") and "new period" in reason
+    # The same warehouse rebuilt whole gives the same rows, table for table.
+    full = HomePaths(tmp_path / "full")
+    shutil.copytree(home.home, full.home)
+    assert run(full, full=True) == code
+    assert query(full.warehouse, "select min_month, reason from audit.monthly_builds order by built_at desc limit 1") \
+        == [(None, "full build")]
+    for table in _BUILT:
+        assert _table_rows(home.warehouse, table) == _table_rows(full.warehouse, table), table
+    # Nothing new: the plan is the last month alone.
+    import duckdb
+
+    from pipelines.lib.resources import NtmSettings
+
+    with duckdb.connect(str(full.warehouse)) as conn:
+        nothing = plan(conn, NtmSettings(home=str(full.home)).dbt_vars())
+    assert nothing.window == {"min_month": "2026-07", "max_month": "2026-07"}

@@ -2,17 +2,17 @@
 
 - `ntm_dbt_models` (unpartitioned): seeds, staging, intermediate and the dimensions.
 - `ntm_dbt_monthly` (monthly partitions): the month-incremental facts and marts (dbt tag `monthly`).
-  A run for a partition or a range of partitions sets `NTM_MIN_MONTH`/`NTM_MAX_MONTH` in dbt's
-  environment and rebuilds and tests only those months; a run without a partition (`ntm run`)
-  rebuilds every month.
+  A run sets `NTM_MIN_MONTH`/`NTM_MAX_MONTH` in dbt's environment and rebuilds and tests only those
+  months: the partition range the run names, or, for a run tagged `ntm/months=changed` (`ntm run`,
+  the landing sensor, the schedule), the months changed since the last build (lib/months.py). A
+  run over every partition without the tag (`ntm run --full`) rebuilds every month.
 - `ntm_dbt_checks` (unpartitioned): what reads the monthly tables as a whole, claim reconciliation
   and the audit models.
 
 All three sit in the one `ntm_pipeline` job. Dagster cannot run partitioned assets that depend on
 each other without a partition, so every run of the job names a partition range
-(pipelines/lib/dbt.py): `full_build_tags()` (every month, what `ntm run` uses) or
-`month_range_tags(first, last)` (a late submission: only the months it touches). Unpartitioned
-assets (ingest, staging, audit, publish) run whole in either.
+(pipelines/lib/dbt.py): `changed_months_tags()`, `full_build_tags()` or `month_range_tags(first,
+last)`. Unpartitioned assets (ingest, staging, audit, publish) run whole in any of them.
 """
 
 
@@ -31,6 +31,7 @@ from pipelines.lib.dbt import (
     dbt_build,
     ensure_manifest,
 )
+from pipelines.lib import months
 from pipelines.quality.issues import record_test_results
 from pipelines.lib.resources import NtmSettings
 
@@ -86,12 +87,27 @@ def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, war
             select=MONTHLY_SELECTOR, name="ntm_dbt_monthly", partitions_def=MONTHLY_PARTITIONS,
             backfill_policy=dg.BackfillPolicy.single_run())
 def ntm_dbt_monthly(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
-    """`dbt build` of the month-incremental facts and marts for the run's months (every month when
-    the run has no partition)."""
+    """`dbt build` of the month-incremental facts and marts for the run's months: a partition range
+    the run names, the months changed since the last build (`ntm/months=changed`, lib/months.py),
+    or every month."""
     window = month_window(context)
-    context.log.info(f"rebuilding months {window['min_month']}..{window['max_month']}" if window
-                     else "rebuilding every month")
+    plan = None
+    if not window and context.run.tags.get(months.MONTHS_TAG) == months.CHANGED:
+        with warehouse.get_connection() as conn:
+            plan = months.plan(conn, settings.dbt_vars())
+        window = plan.window or {}
+        context.log.info(plan.describe())
+    else:
+        context.log.info(f"rebuilding months {window['min_month']}..{window['max_month']}" if window
+                         else "rebuilding every month")
+        if not window:  # a full build takes in every file as well
+            with warehouse.get_connection() as conn:
+                plan = months.plan(conn, settings.dbt_vars())
+            plan.window, plan.reason = None, "full build"
     yield from _dbt_build(context, settings, warehouse, window)
+    if plan is not None:  # the models built (a failing model raised): the ledger learns the build
+        with warehouse.get_connection() as conn:
+            months.record(conn, plan, context.run.run_id)
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),

@@ -17,7 +17,7 @@ import dagster as dg
 
 from pipelines.ingest.receipts import record_receipts
 from pipelines.ingest.store import landing_files
-from pipelines.lib.dbt import full_build_tags
+from pipelines.lib.dbt import changed_months_tags
 from pipelines.lib.resources import NtmSettings
 from pipelines.lock import describe_holder, holder_alive
 
@@ -72,7 +72,7 @@ def decide(look: dict, state: dict, now: float, busy: str | None) -> tuple[dg.Ru
             return dg.SkipReason(f"the run for these {len(look)} file(s) ended without taking them in; "
                                  f"retrying in {int(wait)} s"), state
         attempt = launched["attempt"] + 1
-    request = dg.RunRequest(run_key=f"landing-{current}-{attempt}", tags=full_build_tags())
+    request = dg.RunRequest(run_key=f"landing-{current}-{attempt}", tags=changed_months_tags())
     return request, {**state, "launched": {"fingerprint": current, "at": now, "attempt": attempt}}
 
 
@@ -114,6 +114,6 @@ def build_monthly_schedule(settings: NtmSettings, job) -> dg.ScheduleDefinition:
     )
     def monthly_build(context: dg.ScheduleEvaluationContext):
         """The whole pipeline over every month, once the month's reports are due."""
-        return dg.RunRequest(tags=full_build_tags())
+        return dg.RunRequest(tags=changed_months_tags())
 
     return monthly_build
