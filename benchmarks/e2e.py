@@ -10,7 +10,8 @@ For each: wall time of the `ntm run` process, the peak resident memory of its wh
 (parse workers, the Great Expectations process; sampled every 0.1 s from /proc), its exit status,
 and beside it the floor for the same work measured in the same session: a bare parse of the same
 files (calamine for workbooks, DuckDB's CSV reader for bundles) plus the SQL of every dbt model run
-straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py `floor`).
+straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py `floor`), the
+month-incremental models compiled for the months the run rebuilt (its ledger, lib/months.py).
 """
 
 from __future__ import annotations
@@ -107,14 +108,26 @@ def bare_parse(folder: Path) -> float:
         return time.perf_counter() - started
 
 
-def sql_floor(home: Path, window: str | None) -> float:
-    """Every dbt model's compiled SQL straight in DuckDB, in dbt's order, on a copy of the warehouse."""
+def last_window(home: Path) -> tuple[str, str] | None:
+    """The months the last `ntm run` rebuilt (lib/months.py's ledger); None for every month."""
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        first, last = conn.execute("select min_month, max_month from audit.monthly_builds "
+                                   "order by built_at desc limit 1").fetchone()
+    return (first, last) if first else None
+
+
+def sql_floor(home: Path, window: tuple[str, str] | None) -> float:
+    """Every dbt model's compiled SQL straight in DuckDB, in dbt's order, on a copy of the warehouse;
+    the month-incremental models compiled for `window`, the months the run rebuilt."""
     from pipelines.lib.dbt import run_dbt
     from warehouse import built_models, floor
 
     target = home / ".bench-floor-target"
+    environment = {"NTM_MIN_MONTH": window[0], "NTM_MAX_MONTH": window[1]} if window else None
     outcome = run_dbt(["compile", "--select", "resource_type:model"],
-                      {"warehouse_path": str(home / "warehouse.duckdb")}, target)
+                      {"warehouse_path": str(home / "warehouse.duckdb")}, target, environment)
     if not outcome.success:
         raise SystemExit(f"dbt compile failed: {outcome.exception}")
     return floor(home / "warehouse.duckdb", built_models(target), window)
@@ -142,7 +155,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=60)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ntm_bench_e2e")
     args = parser.parse_args()
-    from ingest import MONTH, _write_workbooks
+    from ingest import _write_workbooks
 
     history = args.cache / f"history_{args.communes}x{args.months}"
     if not (history / "done").exists():
@@ -164,7 +177,9 @@ def main() -> None:
     shutil.copytree(month, home / "landing", dirs_exist_ok=True)
     parse_floor = bare_parse(month)
     figures["month"] = timed_run([NTM, "--home", str(home), "run"])
-    figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, MONTH), 1)
+    window = last_window(home)
+    figures["month"]["months_rebuilt"] = "..".join(window) if window else "all"
+    figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, window), 1)
     for name in ("history", "month"):
         entry = figures[name]
         entry["times_floor"] = round(entry["wall_s"] / entry["floor_s"], 1) if entry["floor_s"] else None

@@ -68,9 +68,10 @@ def built_models(target: Path) -> list[tuple[str, str, str]]:
     return models
 
 
-def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | None = None) -> float:
+def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tuple[str, str] | None = None) -> float:
     """The models' compiled SQL run straight in DuckDB, in dbt's order, on a copy of the warehouse:
-    views and tables replaced, month-incremental models' window deleted and inserted."""
+    views and tables replaced, month-incremental models' window (a month, or first and last month;
+    the SQL compiled for that window) deleted and inserted."""
     import duckdb
 
     copy = warehouse.parent / "floor" / warehouse.name  # the same file name: relations name the database
@@ -86,7 +87,9 @@ def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | Non
                 if materialized == "view":
                     conn.execute(f"create or replace view {relation} as {sql}")
                 elif materialized == "incremental" and window:
-                    conn.execute(f"delete from {relation} where thang_ky = cast('{window}-01' as date)")
+                    first, last = (window, window) if isinstance(window, str) else window
+                    conn.execute(f"delete from {relation} where thang_ky between cast('{first}-01' as date) "
+                                 f"and cast('{last}-01' as date)")
                     conn.execute(f"insert into {relation} by name {sql}")
                 else:
                     conn.execute(f"create or replace table {relation} as {sql}")
