@@ -81,10 +81,10 @@ class HomePaths:
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit in a run (`$NTM_DUCKDB_MEMORY_LIMIT`, default 1GB) for the ingest's
+    """DuckDB's memory limit in a run (`$NTM_DUCKDB_MEMORY_LIMIT`, default 512MB) for the ingest's
     connection and dbt's (lib/dbt.py passes it on): past it DuckDB spills to disk rather than hold a
     national history's pages in memory (its own default is 80% of the machine)."""
-    return os.environ.get("NTM_DUCKDB_MEMORY_LIMIT") or "1GB"
+    return os.environ.get("NTM_DUCKDB_MEMORY_LIMIT") or "512MB"
 
 
 def _env_number(name: str, default: float) -> float:
@@ -116,7 +116,7 @@ class Limits:
     file_timeout_s: float = 300.0  # wall time one file may take in a worker
     # Not a limit on one file: bytes of received files ingested as one chunk (one transaction, one
     # run of the expectation suites), which bounds the memory of a batch of any size (store.py).
-    chunk_mb: float = 32.0
+    chunk_mb: float = 16.0
 
     ENV = {
         "max_file_mb": "NTM_MAX_FILE_MB", "max_zip_members": "NTM_MAX_ZIP_MEMBERS",

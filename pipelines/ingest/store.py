@@ -218,6 +218,8 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     reference: list = []  # read from the warehouse once, when a chunk first needs it
     for part, parsed_files in _parsed_chunks(chunks(files, limits.chunk_mb), workers, limits):
         _ingest_chunk(paths, conn, part, parsed_files, known, received, reference, validate_batch, result)
+        del parsed_files
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed chunks otherwise
     receipts.forget_gone(paths)
     return result
 

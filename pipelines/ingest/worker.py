@@ -57,6 +57,14 @@ def _as_arrow(parsed: ParsedFile) -> ParsedFile:
     return parsed
 
 
+def _release_arrow_memory() -> None:
+    """Hand a chunk's Arrow buffers back to the system: Arrow's allocator keeps freed memory."""
+    import sys
+
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
 def _packed(answers: list[ParsedFile], retry: bool = True) -> tuple[list[ParsedFile], dict]:
     """A chunk's files with their rows moved into one Arrow table per raw table: {table: (rows,
     [(offset, length) per file])}. One conversion and one message for the chunk, not one per file:
@@ -135,6 +143,8 @@ def _serve(conn, limits: Limits, current) -> None:
                 parsed.problem(None, None, None, "unreadable_file", f"không mở được tệp (cannot open: {error})")
             answers.append(parsed)
         conn.send(_packed(answers))
+        del answers
+        _release_arrow_memory()
 
 
 @dataclass
