@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def timed_run(args: list[str]) -> dict:
-    """Run a command to its end: wall seconds, peak tree RSS (MiB), exit status, last output lines."""
+    """Run a command to its end: wall seconds, peak tree RSS (MiB), exit status, last output lines,
+    and, for `ntm run -v`, seconds from the start to each asset step's first log line (`steps`)."""
     started = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
@@ -73,11 +75,21 @@ def timed_run(args: list[str]) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    output = process.communicate()[0]
+    steps, lines = {}, []
+    for line in process.stdout:  # read as it comes, so each step is timed when it first speaks
+        lines.append(line)
+        match = _STEP.search(line)
+        if match and match.group(1) not in steps:
+            steps[match.group(1)] = round(time.perf_counter() - started, 1)
+    process.wait()
     done.set()
     sampler.join()
     return {"wall_s": round(time.perf_counter() - started, 1), "peak_tree_mib": round(peak / 1024),
-            "exit": process.returncode, "tail": output.strip().splitlines()[-4:]}
+            "exit": process.returncode, "steps_start_s": steps,
+            "tail": [line.strip() for line in lines if not _STEP.search(line)][-4:]}
+
+
+_STEP = re.compile(r" - ntm_pipeline - [0-9a-f-]{36} - (?:\d+ - )?([a-z_]+) - ")
 
 
 def bare_parse(folder: Path) -> float:
@@ -171,12 +183,12 @@ def main() -> None:
     figures = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
                "date": time.strftime("%Y-%m-%d %H:%M"), "communes": args.communes, "months": args.months}
     parse_floor = bare_parse(history / "landing")
-    figures["history"] = timed_run([NTM, "--home", str(home), "run"])
+    figures["history"] = timed_run([NTM, "--home", str(home), "run", "-v"])
     figures["history"]["floor_s"] = round(parse_floor + sql_floor(home, None), 1)
 
     shutil.copytree(month, home / "landing", dirs_exist_ok=True)
     parse_floor = bare_parse(month)
-    figures["month"] = timed_run([NTM, "--home", str(home), "run"])
+    figures["month"] = timed_run([NTM, "--home", str(home), "run", "-v"])
     window = last_window(home)
     figures["month"]["months_rebuilt"] = "..".join(window) if window else "all"
     figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, window), 1)
