@@ -27,8 +27,11 @@ def test_raw_sources_of_dbt_are_the_ingest_assets(tmp_path):
     assert graph.get(dg.AssetKey(["raw", "submissions"])).is_materializable
 
 
-def test_sensor_and_schedule_launch_full_builds_over_every_month(tmp_path):
-    from pipelines.lib.dbt import full_build_tags
+def test_sensor_and_schedule_launch_builds_of_the_changed_months_over_every_partition(tmp_path):
+    from pipelines.lib.dbt import changed_months_tags
+
+    wanted = changed_months_tags()  # every partition, and ntm/months=changed (lib/months.py)
+    assert wanted["ntm/months"] == "changed"
 
     defs = build_definitions(tmp_path / "home")
     (tmp_path / "home" / "landing").mkdir(parents=True)
@@ -40,7 +43,7 @@ def test_sensor_and_schedule_launch_full_builds_over_every_month(tmp_path):
             cursor = context.cursor
         with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
             request = sensor(context)
-    assert request.tags == {**request.tags, **full_build_tags()}
+    assert request.tags == {**request.tags, **wanted}
     with dg.build_schedule_context() as context:
         [scheduled] = list(defs.resolve_schedule_def("monthly_build").evaluate_tick(context).run_requests)
-    assert scheduled.tags == {**scheduled.tags, **full_build_tags()}
+    assert scheduled.tags == {**scheduled.tags, **wanted}
