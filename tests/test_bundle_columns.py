@@ -20,6 +20,14 @@ from tests.fuzz_support import a_submission
 from tests.mutations import MUTATIONS, make_case
 
 
+@pytest.fixture(autouse=True)
+def any_size(monkeypatch):
+    """The column reader takes bundles of any size here (in a run, only those of ~50 submissions and up)."""
+    import pipelines.ingest.bundle_columns as columns
+
+    monkeypatch.setattr(columns, "MIN_THONG_TIN_BYTES", 0)
+
+
 def _general(name: str, data: bytes, monkeypatch) -> readers.ParsedFile:
     with monkeypatch.context() as patched:
         patched.setattr(readers, "read_bundle_columns", lambda *args: None)
@@ -112,6 +120,14 @@ def test_edge_cases_give_the_general_readers_verdict_and_rows(edge, monkeypatch)
     member, edit = EDGES[edge]
     for seed in range(3):
         assert_same(f"{edge}.zip", _edit(_bundle(seed), member, edit), monkeypatch)
+
+
+def test_small_bundles_go_to_the_general_reader(monkeypatch):
+    import pipelines.ingest.bundle_columns as columns
+
+    monkeypatch.setattr(columns, "MIN_THONG_TIN_BYTES", 4096)
+    assert not assert_same("small.zip", _bundle(1), monkeypatch)
+    assert assert_same("large.zip", _bundle(2, count=80), monkeypatch)
 
 
 def test_the_column_reader_declines_what_the_general_reader_remarks_on(monkeypatch):
