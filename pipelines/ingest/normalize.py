@@ -321,28 +321,23 @@ def period(value) -> str:
     return year
 
 
+def period_months(canonical_period: str) -> tuple[str, str]:
+    """The first and last month a period covers (`2024-Q2` → `2024-04`, `2024-06`)."""
+    year, _, part = canonical_period.partition("-")
+    if part and part[0] not in "QH":
+        return canonical_period, canonical_period
+    length = {"": 12, "Q": 3, "H": 6}[part[:1]]
+    last = int(part[1]) * length if part else 12
+    return f"{year}-{last - length + 1:02d}", f"{year}-{last:02d}"
+
+
 def period_last_month(canonical_period: str) -> str:
     """The month a period is attributed to: its last month (contract §1)."""
-    year, _, part = canonical_period.partition("-")
-    if not part:
-        return f"{year}-12"
-    if part.startswith("Q"):
-        return f"{year}-{int(part[1]) * 3:02d}"
-    if part.startswith("H"):
-        return f"{year}-{int(part[1]) * 6:02d}"
-    return canonical_period
+    return period_months(canonical_period)[1]
 
 
 def period_first_month(canonical_period: str) -> str:
-    """The first month a period covers (`2024-Q2` → `2024-04`)."""
-    year, _, part = canonical_period.partition("-")
-    if not part:
-        return f"{year}-01"
-    if part.startswith("Q"):
-        return f"{year}-{int(part[1]) * 3 - 2:02d}"
-    if part.startswith("H"):
-        return f"{year}-{int(part[1]) * 6 - 5:02d}"
-    return canonical_period
+    return period_months(canonical_period)[0]
 
 
 def month(value) -> str:
