@@ -91,19 +91,15 @@ def ntm_dbt_monthly(context: dg.AssetExecutionContext, settings: NtmSettings, wa
     the run names, the months changed since the last build (`ntm/months=changed`, lib/months.py),
     or every month."""
     window = month_window(context)
-    plan = None
-    if not window and context.run.tags.get(months.MONTHS_TAG) == months.CHANGED:
+    plan = None  # chosen months (a UI range) are the operator's: the ledger does not record them
+    if not window:
         with warehouse.get_connection() as conn:
-            plan = months.plan(conn, settings.dbt_vars())
+            plan = months.plan(conn, settings.dbt_vars(),
+                               full=context.run.tags.get(months.MONTHS_TAG) != months.CHANGED)
         window = plan.window or {}
         context.log.info(plan.describe())
     else:
-        context.log.info(f"rebuilding months {window['min_month']}..{window['max_month']}" if window
-                         else "rebuilding every month")
-        if not window:  # a full build takes in every file as well
-            with warehouse.get_connection() as conn:
-                plan = months.plan(conn, settings.dbt_vars())
-            plan.window, plan.reason = None, "full build"
+        context.log.info(f"rebuilding months {window['min_month']}..{window['max_month']}")
     yield from _dbt_build(context, settings, warehouse, window)
     if plan is not None:  # the models built (a failing model raised): the ledger learns the build
         with warehouse.get_connection() as conn:

@@ -7,7 +7,8 @@ month that something received since the last build can change, to the last month
 - an accepted submission file not yet built changes the months from its period's first month on
   (stocks carry forward; a finer report can leave a coarser one out, and the coarser one ends later);
 - months the warehouse covers beyond the last build (int_months: a new month, a claim's range)
-  are built;
+  are built, from the last month built (built again: one month more is harmless, and no month
+  arithmetic is needed);
 - anything else that can change any month (the dbt project's files, the dbt vars, the reference
   tables `ref.*`, months added before the first one built) makes it a full build: its fingerprint
   differs from the last build's.
@@ -22,11 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import duckdb
-import pyarrow as pa
 
 from pipelines.ingest.normalize import period_first_month
 from pipelines.settings import DBT_PROJECT_DIR
@@ -45,7 +45,6 @@ class MonthPlan:
     fingerprint: str = ""
     first_month: str | None = None  # months the warehouse covers now (int_months' bounds)
     last_month: str | None = None
-    files: list[str] = field(default_factory=list)  # accepted files the build takes in
 
     def describe(self) -> str:
         months = f"months {self.window['min_month']}..{self.window['max_month']}" if self.window else "every month"
@@ -93,57 +92,51 @@ def _month(value) -> str | None:
     return value.strftime("%Y-%m") if value is not None else None
 
 
-def _next_month(month: str) -> str:
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year + number // 12}-{number % 12 + 1:02d}"
-
-
-def plan(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any]) -> MonthPlan:
-    """The months a `changed` build rebuilds. Reads int_months (built by the run's first dbt step)
-    and the raw tables."""
+def plan(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any], full: bool = False) -> MonthPlan:
+    """The months a build rebuilds: every month when `full`, else those changed since the last
+    build. Reads int_months (built by the run's first dbt step) and the raw tables."""
     _create(conn)
     current = fingerprint(conn, dbt_vars)
     first, last = (_month(m) for m in conn.execute(
         "select min(thang_ky), max(thang_ky) from intermediate.int_months").fetchone())
-    files = [sha for (sha,) in conn.execute(
-        "select file_sha256 from raw.files where status = 'accepted' and kind = 'submission'").fetchall()]
-    full = MonthPlan(None, "", current, first, last, files)
+    every = MonthPlan(None, "full build", current, first, last)
+    if full:
+        return every
     previous = conn.execute("select fingerprint, first_month, last_month from audit.monthly_builds "
                             "order by built_at desc limit 1").fetchone()
     if first is None:
-        full.reason = "no months yet"
-        return full
-    if previous is None:
-        full.reason = "no earlier build in this warehouse"
-        return full
-    if previous[0] != current:
-        full.reason = "the dbt project, its vars or the reference changed since the last build"
-        return full
-    if previous[1] is None or first < previous[1]:
-        full.reason = f"months before {previous[1]} arrived"
-        return full
+        every.reason = "no months yet"
+    elif previous is None:
+        every.reason = "no earlier build in this warehouse"
+    elif previous[0] != current:
+        every.reason = "the dbt project, its vars or the reference changed since the last build"
+    elif previous[1] is None or first < previous[1]:
+        every.reason = f"months before {previous[1]} arrived"
+    if every.reason != "full build":
+        return every
+    # raw.submissions holds accepted files' rows only
     periods = [ky for (ky,) in conn.execute(
-        "select distinct s.ky_bao_cao from raw.submissions s join raw.files f using (file_sha256) "
-        "where f.status = 'accepted' and not exists (select 1 from audit.monthly_built_files b "
-        "where b.file_sha256 = s.file_sha256)").fetchall()]
-    starts = [period_first_month(ky) for ky in periods if ky]
+        "select distinct ky_bao_cao from raw.submissions s where ky_bao_cao is not null and not exists "
+        "(select 1 from audit.monthly_built_files b where b.file_sha256 = s.file_sha256)").fetchall()]
+    starts = [period_first_month(ky) for ky in periods]
     reasons = [f"{len(periods)} new period(s) received"] if starts else []
     if previous[2] is None or last > previous[2]:
-        starts.append(_next_month(previous[2]) if previous[2] else first)
+        starts.append(previous[2] or first)  # from the last month built (rebuilt again: harmless)
         reasons.append(f"months after {previous[2]} to build")
     if not starts:
         # Nothing changed: the last month alone (cheap, and the monthly assets still materialise).
         return MonthPlan({"min_month": last, "max_month": last}, "nothing new since the last build",
-                         current, first, last, files)
+                         current, first, last)
     start = max(min(starts), first)
     if start <= first:
-        full.reason = "; ".join(reasons)
-        return full
-    return MonthPlan({"min_month": start, "max_month": last}, "; ".join(reasons), current, first, last, files)
+        every.reason = "; ".join(reasons)
+        return every
+    return MonthPlan({"min_month": start, "max_month": last}, "; ".join(reasons), current, first, last)
 
 
 def record(conn: duckdb.DuckDBPyConnection, done: MonthPlan, run_id: str) -> None:
-    """After the monthly models built: the build and the files it took in, in one transaction."""
+    """After the monthly models built: the build, and every accepted submission file as taken in
+    (the run holds the home: none arrived since the plan), in one transaction."""
     _create(conn)
     window = done.window or {}
     conn.execute("begin transaction")
@@ -151,12 +144,8 @@ def record(conn: duckdb.DuckDBPyConnection, done: MonthPlan, run_id: str) -> Non
         conn.execute("insert into audit.monthly_builds values (now(), ?, ?, ?, ?, ?, ?, ?)",
                      [run_id, done.fingerprint, done.first_month, done.last_month,
                       window.get("min_month"), window.get("max_month"), done.reason])
-        if done.files:
-            conn.register("built_now", pa.table({"file_sha256": pa.array(done.files, pa.string())}))
-            try:
-                conn.execute("insert or ignore into audit.monthly_built_files select file_sha256 from built_now")
-            finally:
-                conn.unregister("built_now")
+        conn.execute("insert or ignore into audit.monthly_built_files select file_sha256 from raw.files "
+                     "where status = 'accepted' and kind = 'submission'")
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
