@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 
+import pipelines.ingest.bundle_columns as columns
 import pipelines.ingest.readers as readers
 from pipelines.ingest.raw_schema import DATA_TABLES, file_tables
 from pipelines.samples import bundle_bytes
@@ -23,14 +24,12 @@ from tests.mutations import MUTATIONS, make_case
 @pytest.fixture(autouse=True)
 def any_size(monkeypatch):
     """The column reader takes bundles of any size here (in a run, only those of ~50 submissions and up)."""
-    import pipelines.ingest.bundle_columns as columns
-
     monkeypatch.setattr(columns, "MIN_THONG_TIN_BYTES", 0)
 
 
 def _general(name: str, data: bytes, monkeypatch) -> readers.ParsedFile:
     with monkeypatch.context() as patched:
-        patched.setattr(readers, "read_bundle_columns", lambda *args: None)
+        patched.setattr(columns, "read_bundle_columns", lambda *args: None)
         return readers.parse_bytes(name, data)
 
 
@@ -123,8 +122,6 @@ def test_edge_cases_give_the_general_readers_verdict_and_rows(edge, monkeypatch)
 
 
 def test_small_bundles_go_to_the_general_reader(monkeypatch):
-    import pipelines.ingest.bundle_columns as columns
-
     monkeypatch.setattr(columns, "MIN_THONG_TIN_BYTES", 4096)
     assert not assert_same("small.zip", _bundle(1), monkeypatch)
     assert assert_same("large.zip", _bundle(2, count=80), monkeypatch)

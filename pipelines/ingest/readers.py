@@ -16,7 +16,6 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from pipelines.ingest import normalize as n
-from pipelines.ingest.bundle_columns import read_bundle_columns
 from pipelines.ingest.claims import _parse_claims
 from pipelines.ingest.grids import (  # noqa: F401  (Problem, ParsedFile, SUBMISSION, CLAIMS_KIND: the readers' API)
     CLAIMS_KIND, SUBMISSION, Grid, ParsedFile, Problem, _is_blank, sha256_of, sha256_of_file,
@@ -151,7 +150,9 @@ def _parse_content(parsed: ParsedFile, data: bytes, limits: Limits) -> None:
                 _parse_workbook(_xlsx_grids(data, parsed), parsed)
             else:
                 # A clean bundle column by column; anything the general reader would remark on, by it.
-                tables = read_bundle_columns(archive, parsed, limits)
+                from pipelines.ingest import bundle_columns  # Arrow's CSV reader: imported once a bundle comes
+
+                tables = bundle_columns.read_bundle_columns(archive, parsed, limits)
                 if tables is not None:
                     parsed.tables = tables
                     return

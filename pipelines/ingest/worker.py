@@ -30,7 +30,8 @@ from pipelines.ingest.readers import ParsedFile, parse_path
 from pipelines.settings import Limits
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["pipelines.ingest.readers", "pipelines.ingest.raw_schema"])
+_CONTEXT.set_forkserver_preload(["pipelines.ingest.readers", "pipelines.ingest.bundle_columns",
+                                  "pipelines.ingest.raw_schema"])
 
 
 def default_workers() -> int:
