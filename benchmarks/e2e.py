@@ -166,6 +166,8 @@ def main() -> None:
     parser.add_argument("--communes", type=int, default=8000)
     parser.add_argument("--months", type=int, default=60)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ntm_bench_e2e")
+    parser.add_argument("--only", choices=["month"], help="the month alone, into the home the last full "
+                        "benchmark left after its history (kept in the cache as history_home)")
     args = parser.parse_args()
     from ingest import _write_workbooks
 
@@ -176,15 +178,22 @@ def main() -> None:
                         "--months", str(args.months)], check=True)
         (history / "done").write_text("ok")
     month = prepare_month(history, args.cache / f"month_{args.communes}x{args.months}", _write_workbooks)
-    home = args.cache / "home"
+    home, loaded = args.cache / "home", args.cache / "history_home"
     shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(history, home, ignore=shutil.ignore_patterns("done"))
-
     figures = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
                "date": time.strftime("%Y-%m-%d %H:%M"), "communes": args.communes, "months": args.months}
-    parse_floor = bare_parse(history / "landing")
-    figures["history"] = timed_run([NTM, "--home", str(home), "run", "-v"])
-    figures["history"]["floor_s"] = round(parse_floor + sql_floor(home, None), 1)
+    scenarios = ["month"] if args.only else ["history", "month"]
+    if args.only:
+        if not loaded.exists():
+            raise SystemExit(f"no {loaded}: run the whole benchmark once first")
+        shutil.copytree(loaded, home, symlinks=True)
+    else:
+        shutil.copytree(history, home, ignore=shutil.ignore_patterns("done"))
+        parse_floor = bare_parse(history / "landing")
+        figures["history"] = timed_run([NTM, "--home", str(home), "run", "-v"])
+        figures["history"]["floor_s"] = round(parse_floor + sql_floor(home, None), 1)
+        shutil.rmtree(loaded, ignore_errors=True)
+        shutil.copytree(home, loaded, symlinks=True, ignore=shutil.ignore_patterns(".bench-floor-target"))
 
     shutil.copytree(month, home / "landing", dirs_exist_ok=True)
     parse_floor = bare_parse(month)
@@ -192,7 +201,7 @@ def main() -> None:
     window = last_window(home)
     figures["month"]["months_rebuilt"] = "..".join(window) if window else "all"
     figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, window), 1)
-    for name in ("history", "month"):
+    for name in scenarios:
         entry = figures[name]
         entry["times_floor"] = round(entry["wall_s"] / entry["floor_s"], 1) if entry["floor_s"] else None
     print(json.dumps(figures, ensure_ascii=False, indent=2))

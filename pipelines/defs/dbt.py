@@ -4,13 +4,14 @@
 - `ntm_dbt_monthly` (monthly partitions): the month-incremental facts and marts (dbt tag `monthly`).
   A run sets `NTM_MIN_MONTH`/`NTM_MAX_MONTH` in dbt's environment and rebuilds and tests only those
   months: the partition range the run names, or, for a run tagged `ntm/months=changed` (`ntm run`,
-  the landing sensor, the schedule), the months changed since the last build (lib/months.py). A
+  the landing sensor, the schedule; it names the current month's partition), the months changed
+  since the last build (lib/months.py), each recorded as a materialisation of its partition. A
   run over every partition without the tag (`ntm run --full`) rebuilds every month.
 - `ntm_dbt_checks` (unpartitioned): what reads the monthly tables as a whole, claim reconciliation
   and the audit models.
 
 All three sit in the one `ntm_pipeline` job. Dagster cannot run partitioned assets that depend on
-each other without a partition, so every run of the job names a partition range
+each other without a partition, so every run of the job names a partition or a range
 (pipelines/lib/dbt.py): `changed_months_tags()`, `full_build_tags()` or `month_range_tags(first,
 last)`. Unpartitioned assets (ingest, staging, audit, publish) run whole in any of them.
 """
@@ -90,12 +91,12 @@ def ntm_dbt_monthly(context: dg.AssetExecutionContext, settings: NtmSettings, wa
     """`dbt build` of the month-incremental facts and marts for the run's months: a partition range
     the run names, the months changed since the last build (`ntm/months=changed`, lib/months.py),
     or every month."""
-    window = month_window(context)
+    changed = context.run.tags.get(months.MONTHS_TAG) == months.CHANGED
+    window = {} if changed else month_window(context)
     plan = None  # chosen months (a UI range) are the operator's: the ledger does not record them
     if not window:
         with warehouse.get_connection() as conn:
-            plan = months.plan(conn, settings.dbt_vars(),
-                               full=context.run.tags.get(months.MONTHS_TAG) != months.CHANGED)
+            plan = months.plan(conn, settings.dbt_vars(), full=not changed)
         window = plan.window or {}
         context.log.info(plan.describe())
     else:
@@ -104,6 +105,25 @@ def ntm_dbt_monthly(context: dg.AssetExecutionContext, settings: NtmSettings, wa
     if plan is not None:  # the models built (a failing model raised): the ledger learns the build
         with warehouse.get_connection() as conn:
             months.record(conn, plan, context.run.run_id)
+        if changed:
+            yield from _rebuilt_partitions(context, plan)
+
+
+def _rebuilt_partitions(context: dg.AssetExecutionContext, plan: months.MonthPlan):
+    """A changed-months run names one partition (`changed_months_tags`): the other months it rebuilt
+    are recorded as materialisations of their partitions. A full build records the months the
+    warehouse covers; months without data have nothing to rebuild."""
+    first, last = ((plan.window["min_month"], plan.window["max_month"]) if plan.window
+                   else (plan.first_month, plan.last_month))
+    if first is None:
+        return
+    own = set(context.partition_keys)
+    rebuilt = [key for key in MONTHLY_PARTITIONS.get_partition_keys()
+               if first <= key[:7] <= last and key not in own]
+    for key in rebuilt:
+        for asset_key in sorted(context.selected_asset_keys):
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key,
+                                          metadata={"ntm/months": f"{first}..{last}"})
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),

@@ -10,6 +10,7 @@ rendered with autoescape on.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -164,7 +165,9 @@ def stated_numbers(data: ProgressData) -> dict[str, Stated]:
     return numbers
 
 
+@functools.lru_cache(maxsize=2)
 def _environment(html: bool):
+    """One environment per process and escaping: it caches the compiled templates across reports."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=html,
@@ -228,14 +231,23 @@ def file_stem(cap: str, code: str, tu: str, den: str) -> str:
     return f"tien_do_{cap}_{'vn' if cap == 'toan_quoc' else code}_{tu}_{den}"
 
 
-def write_progress_report(paths: HomePaths, cap: str, code: str, tu: str, den: str,
-                          out_dir: Path | None = None, edges: list[int] | None = None) -> dict:
-    """Write the three files of one report; returns their paths and the key numbers.
-    Raises ReportError when nothing is published, the unit is unknown or the range is malformed."""
-    edges = list(edges or [15, 10, 5])
+def _published(paths: HomePaths) -> duckdb.DuckDBPyConnection:
     if not paths.published_db.exists():
         raise ReportError(f"nothing published yet in {paths.home} (no {paths.published_db.name}; run `ntm run`)")
-    with duckdb.connect(str(paths.published_db), read_only=True) as conn:
+    return duckdb.connect(str(paths.published_db), read_only=True)
+
+
+def write_progress_report(paths: HomePaths, cap: str, code: str, tu: str, den: str,
+                          out_dir: Path | None = None, edges: list[int] | None = None,
+                          conn: duckdb.DuckDBPyConnection | None = None) -> dict:
+    """Write the three files of one report; returns their paths and the key numbers. `conn` is an
+    open read-only connection to the published copy, for a caller writing many reports.
+    Raises ReportError when nothing is published, the unit is unknown or the range is malformed."""
+    edges = list(edges or [15, 10, 5])
+    if conn is None:
+        with _published(paths) as own:
+            data = load(own, cap, code, tu, den)
+    else:
         data = load(conn, cap, code, tu, den)
     out_dir = Path(out_dir) if out_dir else paths.reports / "tien_do"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -313,9 +325,10 @@ def refresh_province_reports(paths: HomePaths, edges: list[int] | None = None) -
     if len(stale) > 2 and (os.cpu_count() or 1) > 1:
         context = multiprocessing.get_context("forkserver")  # the caller may hold DuckDB threads: no fork
         with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-            outcomes = dict(pool.map(_write_one, stale))
-    else:
-        outcomes = dict(map(_write_one, stale))
+            for batch in pool.map(_write_batch, [stale[0::2], stale[1::2]]):
+                outcomes.update(batch)
+    elif stale:
+        outcomes = _write_batch(stale)
     written, failed = [], []
     for code, tu, den, _ in provinces:
         if code in kept_reports:
@@ -327,13 +340,18 @@ def refresh_province_reports(paths: HomePaths, edges: list[int] | None = None) -
     return written, failed
 
 
-def _write_one(job: tuple) -> tuple[str, dict | str]:
-    """One province's report and its stamp: (code, summary), or (code, error text)."""
-    paths, code, tu, den, edges, fingerprint, stamp = job
-    try:
-        report = _summary(write_progress_report(paths, "tinh", code, tu, den, edges=edges))
-        stamp.write_text(json.dumps({"fingerprint": fingerprint, "report": report}, ensure_ascii=False), "utf-8")
-        return code, report
-    except Exception as error:  # noqa: BLE001 - one province's failure is reported, not raised
-        log.exception("progress report of province %s (%s..%s) failed", code, tu, den)
-        return code, f"{type(error).__name__}: {error}"
+def _write_batch(jobs: list[tuple]) -> dict[str, dict | str]:
+    """Reports of some provinces, over one connection to the published copy: code → summary, or
+    code → error text. One province failing is logged and listed, never raised."""
+    outcomes: dict[str, dict | str] = {}
+    with _published(jobs[0][0]) as conn:
+        for paths, code, tu, den, edges, fingerprint, stamp in jobs:
+            try:
+                report = _summary(write_progress_report(paths, "tinh", code, tu, den, edges=edges, conn=conn))
+                stamp.write_text(json.dumps({"fingerprint": fingerprint, "report": report}, ensure_ascii=False),
+                                 "utf-8")
+                outcomes[code] = report
+            except Exception as error:  # noqa: BLE001 - one province's failure is reported, not raised
+                log.exception("progress report of province %s (%s..%s) failed", code, tu, den)
+                outcomes[code] = f"{type(error).__name__}: {error}"
+    return outcomes

@@ -39,8 +39,10 @@ def recognised_by_month(months: list[dict], fmt) -> str:
     labels = [m["thang"] for m in months]
     values = [m.get("so_xa_dat_chuan") or 0 for m in months]
     bars = axes.bar(range(len(labels)), values, color=_COLOURS["NTM"])
-    if len(labels) <= 24:
+    if len(labels) <= 24:  # each bar carries its number: a value axis would repeat them (and its ticks cost)
         _label_bars(axes, bars, [fmt(v) for v in values])
+        axes.set_yticks([])
+        axes.spines["left"].set_visible(False)
     step = max(1, math.ceil(len(labels) / 12))
     axes.set_xticks(range(0, len(labels), step), [labels[i] for i in range(0, len(labels), step)],
                     rotation=45, ha="right")
@@ -59,6 +61,8 @@ def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str
     bars = axes.barh(names, values, color=colour)
     _label_bars(axes, bars, [fmt(v) for v in values], horizontal=True)
     axes.set_xlim(0, max(values + [1]) * 1.15)
+    axes.xaxis.set_visible(False)  # each bar carries its number
+    axes.spines["bottom"].set_visible(False)
     return _svg(figure, label)
 
 
