@@ -153,7 +153,7 @@ def _corrected(bundle) -> bytes:
     return out.getvalue()
 
 
-def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generated, run, tmp_path):
+def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generated, run, tmp_path, monkeypatch):
     """Issue 12: `ntm run` rebuilds only the months new or superseding files touch (and what reads
     them); the result equals `ntm run --full` table for table. Corrected bundles for 2025-05..07
     (across the reform, superseding the history's) and a new month 2026-07 arrive after the history."""
@@ -172,11 +172,23 @@ def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generate
     generate_history(late.home, **{**ARGS, "first_month": "2025-05", "months": 15, "claims": False})
     for bundle in late.landing.glob("*_2026_07.zip"):
         shutil.copy2(bundle, home.landing / bundle.name)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))  # a kept instance: read its record below
+    (tmp_path / "dagster").mkdir()
     code = run(home)
     assert code in (0, 2)
     [(first, last, reason)] = query(home.warehouse, "select min_month, max_month, reason from audit.monthly_builds "
                                                     "order by built_at desc limit 1")
     assert (first, last) == ("2025-05", "2026-07") and "new period" in reason
+    # Dagster's record of the run: the months it rebuilt, and the partition the run named.
+    import dagster as dg
+
+    from pipelines.lib.dbt import MONTHLY_PARTITIONS
+
+    with dg.DagsterInstance.get() as instance:
+        records = instance.fetch_materializations(dg.AssetKey("fct_commune_month"), limit=1000).records
+    rebuilt = [f"{y}-{m:02d}-01" for y in (2025, 2026) for m in range(1, 13) if "2025-05" <= f"{y}-{m:02d}" <= "2026-07"]
+    assert sorted(r.partition_key for r in records) == sorted({*rebuilt, MONTHLY_PARTITIONS.get_last_partition_key()})
+    monkeypatch.delenv("DAGSTER_HOME")
     # The same warehouse rebuilt whole gives the same rows, table for table.
     full = HomePaths(tmp_path / "full")
     shutil.copytree(home.home, full.home)

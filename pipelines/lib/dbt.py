@@ -33,10 +33,9 @@ def month_range_tags(first_month: str, last_month: str) -> dict[str, str]:
 
 
 def full_build_tags() -> dict[str, str]:
-    """Run tags for a full build: every monthly partition in one run. Dagster cannot run the
-    partitioned dbt assets without a partition (they depend on each other), so `ntm run`, the
-    sensor and the schedule launch the pipeline job over the whole range; the dbt asset sees the
-    whole range and rebuilds every month."""
+    """Run tags for a full build (`ntm run --full`): every monthly partition in one run. Dagster
+    cannot run the partitioned dbt assets without a partition (they depend on each other); the dbt
+    asset sees the whole range and rebuilds every month."""
     keys = MONTHLY_PARTITIONS.get_partition_keys()
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 

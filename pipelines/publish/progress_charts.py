@@ -1,93 +1,123 @@
-"""Charts of the progress report as inline SVG (matplotlib, offline: `charts.py`)."""
+"""Charts of the progress report as inline SVG: laid out here, drawn by the Jinja2 macros of
+`templates/progress_charts.svg.j2`.
+
+A province's report is made after every publication that changes its rows, 34 to 63 of them for a
+national month, so its charts are drawn without matplotlib (whose four figures took 0.25 s a report,
+most of its cost). The quality report, made once a run, keeps matplotlib (`charts.py`).
+"""
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
+
+from markupsafe import Markup
 
 from pipelines import rules
-from pipelines.publish.charts import figure, styled as _styled, svg as _svg
 
 _COLOURS = {"Chưa đạt": "#bdbdbd", "NTM": "#66bb6a", "NTM nâng cao": "#1e88e5", "NTM hiện đại": "#8e24aa",
             "NTM kiểu mẫu": "#f4511e"}
 NO_DATA = "Chưa có số liệu"
+_CHAR = 6.5  # width of a 12 px character, roughly, to leave room for labels
 
 
-def _figure(width: float, height: float, left: float, bottom: float):
-    """A figure with fixed margins in inches and whole-number ticks (counts of communes and products)."""
-    from matplotlib.ticker import MaxNLocator
+@functools.lru_cache(maxsize=1)
+def _macros():
+    import jinja2
 
-    fig, axes = figure(width, height, left, bottom)
-    for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_locator(MaxNLocator(integer=True))
-    return fig, axes
-
-
-def _label_bars(axes, bars, texts: list[str], horizontal: bool = False) -> None:
-    for bar, text in zip(bars, texts):
-        if horizontal:
-            axes.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
-                          textcoords="offset points", va="center", fontsize=8)
-        else:
-            axes.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
-                          textcoords="offset points", ha="center", fontsize=8)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("progress_charts.svg.j2").module
 
 
-@_styled
+def _draw(macro: str, chart: dict) -> str:
+    return str(Markup(getattr(_macros(), macro)(chart)))
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About `count` round values (steps of 1, 2, 2.5 or 5 × 10^k) covering low..high."""
+    if high <= low:
+        return [low]
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _degrees(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
 def recognised_by_month(months: list[dict], fmt) -> str:
-    """Communes recognised (≥ NTM) at each month's end."""
-    figure, axes = _figure(7.5, 3.0, left=0.6, bottom=0.75)
-    labels = [m["thang"] for m in months]
+    """Communes recognised (≥ NTM) at each month's end. Up to 24 months each bar carries its number;
+    beyond, a value axis does."""
     values = [m.get("so_xa_dat_chuan") or 0 for m in months]
-    bars = axes.bar(range(len(labels)), values, color=_COLOURS["NTM"])
-    if len(labels) <= 24:  # each bar carries its number: a value axis would repeat them (and its ticks cost)
-        _label_bars(axes, bars, [fmt(v) for v in values])
-        axes.set_yticks([])
-        axes.spines["left"].set_visible(False)
-    step = max(1, math.ceil(len(labels) / 12))
-    axes.set_xticks(range(0, len(labels), step), [labels[i] for i in range(0, len(labels), step)],
-                    rotation=45, ha="right")
-    axes.set_ylabel("số xã đạt chuẩn")
-    axes.set_ylim(0, max(values + [1]) * 1.15)
-    return _svg(figure, "Số xã đạt chuẩn NTM theo tháng")
+    left, right, top, base = 56, 710, 18, 222
+    top_value = max(values + [1]) * 1.15
+    slot = (right - left) / max(len(values), 1)
+    step = max(1, math.ceil(len(values) / 12))
+    bars = []
+    for i, (month, value) in enumerate(zip(months, values)):
+        height = (base - top) * value / top_value
+        bars.append({"x": round(left + i * slot + slot * 0.1, 1), "w": round(slot * 0.8, 1),
+                     "y": round(base - height, 1), "h": round(height, 1), "name": month["thang"],
+                     "text": fmt(value), "tick": i % step == 0})
+    numbers = len(values) <= 24
+    ticks = [] if numbers else [{"y": round(base - (base - top) * v / top_value, 1), "text": fmt(v)}
+                                for v in nice_ticks(0, top_value) if v == int(v)]
+    return _draw("columns", {"width": 720, "height": 290, "left": left, "right": right, "base": base,
+                             "bars": bars, "numbers": numbers, "ticks": ticks, "colour": _COLOURS["NTM"],
+                             "axis": "số xã đạt chuẩn", "label": "Số xã đạt chuẩn NTM theo tháng"})
 
 
-@_styled
 def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str) -> str:
-    """One bar per (label, value), top to bottom: the criteria bands, OCOP stars."""
+    """One bar per (label, value), top to bottom, each carrying its number: the criteria bands,
+    OCOP stars."""
     longest = max((len(name) for name, _ in items), default=4)
-    figure, axes = _figure(6.5, 0.3 * len(items) + 0.6, left=0.2 + 0.075 * longest, bottom=0.4)
-    names = [name for name, _ in items][::-1]
-    values = [value or 0 for _, value in items][::-1]
-    bars = axes.barh(names, values, color=colour)
-    _label_bars(axes, bars, [fmt(v) for v in values], horizontal=True)
-    axes.set_xlim(0, max(values + [1]) * 1.15)
-    axes.xaxis.set_visible(False)  # each bar carries its number
-    axes.spines["bottom"].set_visible(False)
-    return _svg(figure, label)
+    left, top, row = 12 + _CHAR * longest, 8, 26
+    length = 620 - left - 60
+    values = [value or 0 for _, value in items]
+    most = max(values + [1])
+    bars = [{"y": top + i * row + 3, "h": row - 6, "w": round(length * value / most, 1), "name": name,
+             "text": fmt(value)} for i, ((name, _), value) in enumerate(zip(items, values))]
+    return _draw("rows", {"width": 620, "height": top * 2 + row * len(items), "left": round(left, 1),
+                          "top": top, "bottom": top + row * len(items), "bars": bars, "colour": colour,
+                          "label": label})
 
 
-@_styled
 def title_map(communes: list[dict]) -> tuple[str, int]:
-    """Each commune with coordinates as a point coloured by its title; returns the SVG and how many
-    communes had no coordinates in the reference."""
-    placed = [c for c in communes if c.get("vi_do") is not None]
+    """Each commune with coordinates as a point coloured by its title, degrees of longitude shrunk
+    by the cosine of the latitude; returns the SVG and how many communes had no coordinates."""
+    placed = [c for c in communes if c.get("vi_do") is not None and c.get("kinh_do") is not None]
     if not placed:
         return "", len(communes)
-    from matplotlib.ticker import AutoLocator
+    lons, lats = [c["kinh_do"] for c in placed], [c["vi_do"] for c in placed]
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    pad_lon, pad_lat = max((east - west) * 0.05, 0.02), max((north - south) * 0.05, 0.02)
+    west, east, south, north = west - pad_lon, east + pad_lon, south - pad_lat, north + pad_lat
+    left, top, box_w, box_h = 56, 10, 430, 520
+    shrink = max(0.2, math.cos(math.radians((south + north) / 2)))
+    scale = min(box_w / (east - west), box_h * shrink / (north - south))  # pixels per degree of longitude
+    right, bottom = left + scale * (east - west), top + scale / shrink * (north - south)
 
-    figure, axes = _figure(6.5, 6.0, left=0.7, bottom=0.5)
-    for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_locator(AutoLocator())  # degrees, not counts
+    def x(lon: float) -> float:
+        return round(left + (lon - west) * scale, 1)
+
+    def y(lat: float) -> float:
+        return round(bottom - (lat - south) * scale / shrink, 1)
+
     order = sorted(rules.title_ranks(), key=lambda t: (rules.title_ranks()[t], t)) + [NO_DATA]
-    for title in order:
-        group = [c for c in placed if (c.get("danh_hieu") or NO_DATA) == title]
-        if group:
-            axes.scatter([c["kinh_do"] for c in group], [c["vi_do"] for c in group], s=28,
-                         color=_COLOURS.get(title, "#ffffff"), edgecolors="#424242", linewidths=0.4,
-                         label=f"{title} ({len(group)})")
-    middle = sum(c["vi_do"] for c in placed) / len(placed)
-    axes.set_aspect(1 / max(0.2, math.cos(math.radians(middle))))  # degrees of longitude shrink with latitude
-    axes.set_xlabel("kinh độ")
-    axes.set_ylabel("vĩ độ")
-    axes.legend(loc="best", fontsize=8, title="Danh hiệu", title_fontsize=8)
-    return _svg(figure, "Bản đồ xã theo danh hiệu"), len(communes) - len(placed)
+    groups = []
+    for title in order + sorted({c.get("danh_hieu") for c in placed} - set(order) - {None}):
+        points = [(x(c["kinh_do"]), y(c["vi_do"])) for c in placed if (c.get("danh_hieu") or NO_DATA) == title]
+        if points:
+            groups.append({"name": title, "count": len(points), "points": points,
+                           "colour": _COLOURS.get(title, "#ffffff")})
+    chart = {"width": round(right) + 190, "height": round(bottom) + 40, "left": left, "right": round(right, 1),
+             "top": top, "bottom": round(bottom, 1), "legend_x": round(right) + 14, "groups": groups,
+             "x_ticks": [{"at": x(v), "text": _degrees(v)} for v in nice_ticks(west, east, 4)],
+             "y_ticks": [{"at": y(v), "text": _degrees(v)} for v in nice_ticks(south, north, 5)],
+             "label": "Bản đồ xã theo danh hiệu"}
+    return _draw("points", chart), len(communes) - len(placed)
