@@ -18,8 +18,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/ntm demo
 
+# Two processes, a test file each at a time (a file's fixtures stay in one process): the runs of
+# the pipeline the tests make leave a core idle much of the time (README, "Two commands").
 test: setup browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # Headless Chromium for the progress report's offline-rendering test (tests/test_progress.py).
 # Installed from Debian when missing and running as root; otherwise that test skips, saying why.

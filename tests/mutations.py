@@ -70,8 +70,9 @@ def wrong_sheet(rng):
         return write_doc(doc), ".csv", f"claims header column {column} {how}"
     if how == "rename":
         new = rng.choice(_SHEET_NAMES if kind in WORKBOOK_KINDS else _MEMBER_NAMES)
+        # sheet names clash with case ignored (Excel's rule: no writer makes "TIEUCHI" beside "TieuChi")
         doc.parts = {(new if name == target else name): rows for name, rows in doc.parts.items()} \
-            if new not in doc.parts else doc.parts
+            if new.casefold() not in {name.casefold() for name in doc.parts} else doc.parts
         note = f"{target} renamed {new!r}"
     elif how == "drop" and len(names) > 1:
         del doc.parts[target]

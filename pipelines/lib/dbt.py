@@ -71,14 +71,25 @@ def dbt_executable() -> str:
 
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     """Parse the dbt project only when the manifest is missing or older than the project's files,
-    so that loading the definitions costs a directory listing, not a dbt parse."""
+    so that loading the definitions costs a directory listing, not a dbt parse. Processes loading
+    the definitions at once (the UI's, a run's, two test processes) parse one after the other, and
+    those that waited find the manifest fresh."""
+    from filelock import FileLock
+
     manifest = project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project.project_dir):
+
+    def fresh() -> bool:
+        return manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project.project_dir)
+
+    if fresh():
         return manifest
-    subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
-        cwd=project.project_dir, check=True, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(manifest.with_name(".parse.lock")):
+        if not fresh():
+            subprocess.run(
+                [dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
+                cwd=project.project_dir, check=True, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            )
     return manifest
 
 
