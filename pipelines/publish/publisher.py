@@ -103,6 +103,9 @@ def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db
     and the number of comments written."""
     counts = {}
     with duckdb.connect() as conn:
+        # A published table's rows have no order (readers sort, in SQL); without one to keep, DuckDB
+        # copies a table and writes its Parquet with every thread.
+        conn.execute("set preserve_insertion_order = false")
         conn.execute(f"attach '{paths.warehouse}' as src (read_only)")
         conn.execute(f"attach '{new_db}' as pub")
         tables = published_tables(conn, "src")
