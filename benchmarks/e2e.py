@@ -1,6 +1,7 @@
 """End to end through the front door: `ntm run` on a national history, then one national month.
 
     .venv/bin/python benchmarks/e2e.py [--communes 8000] [--months 60] [--cache /tmp/ntm_bench_e2e]
+    .venv/bin/python benchmarks/e2e.py --only month   # the month again, into the last history's home
 
 Prints figures (not a test). Two scenarios, each timed as a user sees it:
   history  `ntm generate` output (CSV bundles, a roster) in landing/, then `ntm run` on a new home
