@@ -314,13 +314,14 @@ def test_the_charts_place_every_commune_and_bar_inside_their_frames():
     import xml.etree.ElementTree as ET
 
     from pipelines.publish import progress_charts as charts
+    from pipelines.publish.progress import draw_chart
 
     communes = [{"ma_xa": str(i), "kinh_do": 105.5 + (i % 7) * 0.07, "vi_do": 21.3 + (i // 7) * 0.05,
                  "danh_hieu": ["NTM", "Chưa đạt", None, "NTM nâng cao"][i % 4]} for i in range(40)]
     communes.append({"ma_xa": "x", "kinh_do": None, "vi_do": None, "danh_hieu": "NTM"})
-    page, unplaced = charts.title_map(communes)
+    layout, unplaced = charts.title_map(communes)
     assert unplaced == 1
-    svg = ET.fromstring(page)
+    svg = ET.fromstring(draw_chart(layout))
     frame = next(e for e in svg.iter() if e.tag.endswith("rect"))
     left, top = float(frame.get("x")), float(frame.get("y"))
     right, bottom = left + float(frame.get("width")), top + float(frame.get("height"))
@@ -331,15 +332,16 @@ def test_the_charts_place_every_commune_and_bar_inside_their_frames():
     assert all(left <= x <= right and top <= y <= bottom for points in placed.values() for x, y in points)
     legend = " ".join(t.text or "" for t in svg.iter() if t.tag.endswith("text"))
     assert "NTM (10)" in legend and "Chưa đạt (10)" in legend and f"{charts.NO_DATA} (10)" in legend
-    two, _ = charts.title_map([{"kinh_do": 105.0, "vi_do": 21.0, "danh_hieu": "NTM"},
+    two_layout, _ = charts.title_map([{"kinh_do": 105.0, "vi_do": 21.0, "danh_hieu": "NTM"},
                                {"kinh_do": 106.0, "vi_do": 22.0, "danh_hieu": "Chưa đạt"}])
-    points = {g.find("{*}title").text: g.find("{*}circle") for g in ET.fromstring(two).iter()
+    points = {g.find("{*}title").text: g.find("{*}circle") for g in ET.fromstring(draw_chart(two_layout)).iter()
               if g.tag.endswith("g") and g.find("{*}title") is not None}
     south_west, north_east = points["NTM"], points["Chưa đạt"]
     assert float(south_west.get("cx")) < float(north_east.get("cx"))  # east is right
     assert float(south_west.get("cy")) > float(north_east.get("cy"))  # north is up
 
-    bars = ET.fromstring(charts.horizontal_bars([("3 sao", 40), ("4 sao <b>", 10), ("5 sao", 0)], str, "OCOP", "#fb8c00"))
+    bars = ET.fromstring(draw_chart(charts.horizontal_bars([("3 sao", 40), ("4 sao <b>", 10), ("5 sao", 0)], str,
+                                                           "OCOP", "#fb8c00")))
     widths = [float(r.get("width")) for r in bars.iter() if r.tag.endswith("rect")]
     assert widths[0] == pytest.approx(4 * widths[1], abs=0.5) and widths[2] == 0
     assert "4 sao <b>" in [t.text for t in bars.iter() if t.tag.endswith("text")]  # text, not markup

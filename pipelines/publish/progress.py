@@ -9,6 +9,7 @@ rendered with autoescape on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -178,6 +179,14 @@ def _environment(html: bool):
     return env
 
 
+def draw_chart(layout: dict | None) -> Markup:
+    """A chart of `progress_charts` drawn as inline SVG by its macro in `progress_charts.svg.j2`."""
+    if layout is None:
+        return Markup("")
+    macros = _environment(html=True).get_template("progress_charts.svg.j2").module
+    return Markup(getattr(macros, layout["draw"])(layout))
+
+
 def _context(data: ProgressData, edges: list[int], html: bool) -> dict:
     numbers = stated_numbers(data)
 
@@ -210,13 +219,13 @@ def render_html(data: ProgressData, edges: list[int]) -> str:
     if data.values.get("so_xa") is not None:
         bands.append((charts.NO_DATA, data.values["so_xa"] - banded))
     stars = [(f"{n} sao", data.values.get(f"so_san_pham_ocop_{n}_sao")) for n in (3, 4, 5)]
-    map_svg, unplaced = charts.title_map(data.communes)
+    title_map, unplaced = charts.title_map(data.communes)
     count = lambda v: vn_number(v, 0)  # noqa: E731
     context.update({
-        "chart_months": Markup(charts.recognised_by_month(data.months, count)) if data.months else "",
-        "chart_bands": Markup(charts.horizontal_bars(bands, count, "Số xã theo số tiêu chí đạt", "#43a047")),
-        "chart_ocop": Markup(charts.horizontal_bars(stars, count, "Sản phẩm OCOP theo số sao", "#fb8c00")),
-        "chart_map": Markup(map_svg) if map_svg else "", "unplaced": unplaced,
+        "chart_months": draw_chart(charts.recognised_by_month(data.months, count) if data.months else None),
+        "chart_bands": draw_chart(charts.horizontal_bars(bands, count, "Số xã theo số tiêu chí đạt", "#43a047")),
+        "chart_ocop": draw_chart(charts.horizontal_bars(stars, count, "Sản phẩm OCOP theo số sao", "#fb8c00")),
+        "chart_map": draw_chart(title_map), "unplaced": unplaced,
         "tables": [
             ("TheoThang", "Theo tháng", MONTH_COLUMNS, data.months),
             ("DonVi", f"Đơn vị trực thuộc ({CAP_NAMES[data.sub_unit_cap]})", SUB_COLUMNS, data.sub_units),
@@ -244,11 +253,8 @@ def write_progress_report(paths: HomePaths, cap: str, code: str, tu: str, den: s
     open read-only connection to the published copy, for a caller writing many reports.
     Raises ReportError when nothing is published, the unit is unknown or the range is malformed."""
     edges = list(edges or [15, 10, 5])
-    if conn is None:
-        with _published(paths) as own:
-            data = load(own, cap, code, tu, den)
-    else:
-        data = load(conn, cap, code, tu, den)
+    with contextlib.nullcontext(conn) if conn is not None else _published(paths) as published:
+        data = load(published, cap, code, tu, den)
     out_dir = Path(out_dir) if out_dir else paths.reports / "tien_do"
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = file_stem(cap, data.ma_don_vi, tu, den)
@@ -345,15 +351,15 @@ def refresh_province_reports(paths: HomePaths, edges: list[int] | None = None) -
         if kept.get("fingerprint") == fingerprint and all(Path(f).exists() for f in kept["report"]["files"].values()):
             kept_reports[code] = {**kept["report"], "unchanged": True}
         else:
-            stale.append((paths, code, tu, den, edges, fingerprint, stamp))
+            stale.append((code, tu, den, fingerprint, stamp))
     outcomes = {}
     if len(stale) > 2 and (os.cpu_count() or 1) > 1:
         context = multiprocessing.get_context("forkserver")  # the caller may hold DuckDB threads: no fork
         with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-            for batch in pool.map(_write_batch, [stale[0::2], stale[1::2]]):
+            for batch in pool.map(functools.partial(_write_batch, paths, edges), [stale[0::2], stale[1::2]]):
                 outcomes.update(batch)
     elif stale:
-        outcomes = _write_batch(stale)
+        outcomes = _write_batch(paths, edges, stale)
     written, failed = [], []
     for code, tu, den, _ in provinces:
         if code in kept_reports:
@@ -365,12 +371,12 @@ def refresh_province_reports(paths: HomePaths, edges: list[int] | None = None) -
     return written, failed
 
 
-def _write_batch(jobs: list[tuple]) -> dict[str, dict | str]:
+def _write_batch(paths: HomePaths, edges: list[int], jobs: list[tuple]) -> dict[str, dict | str]:
     """Reports of some provinces, over one connection to the published copy: code → summary, or
     code → error text. One province failing is logged and listed, never raised."""
     outcomes: dict[str, dict | str] = {}
-    with _published(jobs[0][0]) as conn:
-        for paths, code, tu, den, edges, fingerprint, stamp in jobs:
+    with _published(paths) as conn:
+        for code, tu, den, fingerprint, stamp in jobs:
             try:
                 report = _summary(write_progress_report(paths, "tinh", code, tu, den, edges=edges, conn=conn))
                 stamp.write_text(json.dumps({"fingerprint": fingerprint, "report": report}, ensure_ascii=False),

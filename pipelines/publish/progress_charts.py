@@ -1,5 +1,6 @@
-"""Charts of the progress report as inline SVG: laid out here, drawn by the Jinja2 macros of
-`templates/progress_charts.svg.j2`.
+"""Charts of the progress report as inline SVG: laid out here (positions in pixels, round tick
+values), drawn by the Jinja2 macros of `templates/progress_charts.svg.j2` in the page's own
+environment (`progress.draw_chart`). Each layout names its macro (`draw`).
 
 A province's report is made after every publication that changes its rows, 34 to 63 of them for a
 national month, so its charts are drawn without matplotlib (whose four figures took 0.25 s a report,
@@ -8,11 +9,7 @@ most of its cost). The quality report, made once a run, keeps matplotlib (`chart
 
 from __future__ import annotations
 
-import functools
 import math
-from pathlib import Path
-
-from markupsafe import Markup
 
 from pipelines import rules
 
@@ -20,19 +17,6 @@ _COLOURS = {"Chưa đạt": "#bdbdbd", "NTM": "#66bb6a", "NTM nâng cao": "#1e88
             "NTM kiểu mẫu": "#f4511e"}
 NO_DATA = "Chưa có số liệu"
 _CHAR = 6.5  # width of a 12 px character, roughly, to leave room for labels
-
-
-@functools.lru_cache(maxsize=1)
-def _macros():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.get_template("progress_charts.svg.j2").module
-
-
-def _draw(macro: str, chart: dict) -> str:
-    return str(Markup(getattr(_macros(), macro)(chart)))
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -50,7 +34,7 @@ def _degrees(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
-def recognised_by_month(months: list[dict], fmt) -> str:
+def recognised_by_month(months: list[dict], fmt) -> dict:
     """Communes recognised (≥ NTM) at each month's end. Up to 24 months each bar carries its number;
     beyond, a value axis does."""
     values = [m.get("so_xa_dat_chuan") or 0 for m in months]
@@ -67,12 +51,12 @@ def recognised_by_month(months: list[dict], fmt) -> str:
     numbers = len(values) <= 24
     ticks = [] if numbers else [{"y": round(base - (base - top) * v / top_value, 1), "text": fmt(v)}
                                 for v in nice_ticks(0, top_value) if v == int(v)]
-    return _draw("columns", {"width": 720, "height": 290, "left": left, "right": right, "base": base,
-                             "bars": bars, "numbers": numbers, "ticks": ticks, "colour": _COLOURS["NTM"],
-                             "axis": "số xã đạt chuẩn", "label": "Số xã đạt chuẩn NTM theo tháng"})
+    return {"draw": "columns", "width": 720, "height": 290, "left": left, "right": right, "base": base,
+            "bars": bars, "numbers": numbers, "ticks": ticks, "colour": _COLOURS["NTM"],
+            "axis": "số xã đạt chuẩn", "label": "Số xã đạt chuẩn NTM theo tháng"}
 
 
-def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str) -> str:
+def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str) -> dict:
     """One bar per (label, value), top to bottom, each carrying its number: the criteria bands,
     OCOP stars."""
     longest = max((len(name) for name, _ in items), default=4)
@@ -82,17 +66,17 @@ def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str
     most = max(values + [1])
     bars = [{"y": top + i * row + 3, "h": row - 6, "w": round(length * value / most, 1), "name": name,
              "text": fmt(value)} for i, ((name, _), value) in enumerate(zip(items, values))]
-    return _draw("rows", {"width": 620, "height": top * 2 + row * len(items), "left": round(left, 1),
-                          "top": top, "bottom": top + row * len(items), "bars": bars, "colour": colour,
-                          "label": label})
+    return {"draw": "rows", "width": 620, "height": top * 2 + row * len(items), "left": round(left, 1),
+            "top": top, "bottom": top + row * len(items), "bars": bars, "colour": colour, "label": label}
 
 
-def title_map(communes: list[dict]) -> tuple[str, int]:
+def title_map(communes: list[dict]) -> tuple[dict | None, int]:
     """Each commune with coordinates as a point coloured by its title, degrees of longitude shrunk
-    by the cosine of the latitude; returns the SVG and how many communes had no coordinates."""
+    by the cosine of the latitude; returns the layout (None when no commune has coordinates) and
+    how many communes had none."""
     placed = [c for c in communes if c.get("vi_do") is not None and c.get("kinh_do") is not None]
     if not placed:
-        return "", len(communes)
+        return None, len(communes)
     lons, lats = [c["kinh_do"] for c in placed], [c["vi_do"] for c in placed]
     west, east, south, north = min(lons), max(lons), min(lats), max(lats)
     pad_lon, pad_lat = max((east - west) * 0.05, 0.02), max((north - south) * 0.05, 0.02)
@@ -115,9 +99,9 @@ def title_map(communes: list[dict]) -> tuple[str, int]:
         if points:
             groups.append({"name": title, "count": len(points), "points": points,
                            "colour": _COLOURS.get(title, "#ffffff")})
-    chart = {"width": round(right) + 190, "height": round(bottom) + 40, "left": left, "right": round(right, 1),
+    chart = {"draw": "points", "width": round(right) + 190, "height": round(bottom) + 40, "left": left, "right": round(right, 1),
              "top": top, "bottom": round(bottom, 1), "legend_x": round(right) + 14, "groups": groups,
              "x_ticks": [{"at": x(v), "text": _degrees(v)} for v in nice_ticks(west, east, 4)],
              "y_ticks": [{"at": y(v), "text": _degrees(v)} for v in nice_ticks(south, north, 5)],
              "label": "Bản đồ xã theo danh hiệu"}
-    return _draw("points", chart), len(communes) - len(placed)
+    return chart, len(communes) - len(placed)
