@@ -1,4 +1,5 @@
-"""Charts of the reports as inline SVG, drawn by matplotlib's SVG backend, offline.
+"""Charts of the quality report as inline SVG, drawn by matplotlib's SVG backend, offline (the
+progress report lays out and draws its own: `progress_charts.py`).
 
 Figures are `matplotlib.figure.Figure` objects (no pyplot: no global state, no GUI backend). Text
 stays text (`svg.fonttype: none`), so Vietnamese diacritics use the reader's fonts and the page stays
@@ -14,7 +15,7 @@ import re
 
 RC = {"svg.fonttype": "none", "svg.hashsalt": "ntm-report", "font.size": 9,
       "axes.spines.top": False, "axes.spines.right": False}
-ERROR, WARNING, OK, MUTED = "#c62828", "#ef8f00", "#2e7d32", "#9e9e9e"
+ERROR, WARNING, OK = "#c62828", "#ef8f00", "#2e7d32"
 _NAMESPACES = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 
 
@@ -29,22 +30,19 @@ def styled(draw):
     return wrapper
 
 
-def figure(width: float, height: float, left: float | None = None, bottom: float | None = None):
-    """A figure of `width` × `height` inches with one axes; `left`/`bottom` are fixed margins in
-    inches (for labels and ticks), which spare `svg` a second drawing to find them."""
+def figure(width: float, height: float):
+    """A figure of `width` × `height` inches with one axes."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height))
-    if left is not None and bottom is not None:
-        fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.3 / width, top=1 - 0.15 / height)
     return fig, fig.add_subplot()
 
 
-def svg(fig, label: str, tight: bool = False) -> str:
-    """The figure as an inline `<svg>` element with an accessible label and no external reference.
-    `tight` fits the margins to the labels (the figure is drawn twice): for figures without fixed ones."""
+def svg(fig, label: str) -> str:
+    """The figure as an inline `<svg>` element with an accessible label and no external reference,
+    its margins fitted to its labels."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight" if tight else None,
+    fig.savefig(buffer, format="svg", bbox_inches="tight",
                 metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]

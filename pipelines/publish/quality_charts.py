@@ -21,7 +21,7 @@ def issues_by_check(by_check: list[dict], label: str) -> str:
                       xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
     axes.set_xlim(0, max(values) * 1.15)
     axes.set_xlabel("vấn đề đang mở (ongoing issues: unit × check)")
-    return svg(fig, label, tight=True)
+    return svg(fig, label)
 
 
 @styled
@@ -39,7 +39,7 @@ def issues_over_runs(runs: list[dict]) -> str:
     axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=30, ha="right", fontsize=7)
     axes.set_ylabel("vấn đề mở")
     axes.legend(frameon=False, fontsize=8)
-    return svg(fig, "Vấn đề mở sau mỗi lần chạy (open issues after each run)", tight=True)
+    return svg(fig, "Vấn đề mở sau mỗi lần chạy (open issues after each run)")
 
 
 @styled
@@ -65,4 +65,4 @@ def completeness_heatmap(history: list[dict], target: float) -> str:
     axes.set_yticks(range(len(provinces)), [f"{name} ({code})" for code, name in provinces], fontsize=7)
     axes.set_xticks(range(len(periods)), periods, rotation=45, ha="right", fontsize=7)
     fig.colorbar(image, ax=axes, fraction=0.04, pad=0.02, label=f"% đầy đủ (mục tiêu {target:g}%)")
-    return svg(fig, "Tỷ lệ đầy đủ theo kỳ, cấp tỉnh (completeness over recent periods)", tight=True)
+    return svg(fig, "Tỷ lệ đầy đủ theo kỳ, cấp tỉnh (completeness over recent periods)")
