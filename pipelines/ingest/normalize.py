@@ -336,10 +336,6 @@ def period_last_month(canonical_period: str) -> str:
     return period_months(canonical_period)[1]
 
 
-def period_first_month(canonical_period: str) -> str:
-    return period_months(canonical_period)[0]
-
-
 def month(value) -> str:
     """A month `YYYY-MM` (claims' `tu_thang`, `den_thang`)."""
     canonical = period(value)

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import duckdb
 
-from pipelines.ingest.normalize import period_first_month
+from pipelines.ingest.normalize import period_months
 from pipelines.settings import DBT_PROJECT_DIR
 
 MONTHS_TAG = "ntm/months"
@@ -118,7 +118,7 @@ def plan(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any], full: boo
     periods = [ky for (ky,) in conn.execute(
         "select distinct ky_bao_cao from raw.submissions s where ky_bao_cao is not null and not exists "
         "(select 1 from audit.monthly_built_files b where b.file_sha256 = s.file_sha256)").fetchall()]
-    starts = [period_first_month(ky) for ky in periods]
+    starts = [period_months(ky)[0] for ky in periods]
     reasons = [f"{len(periods)} new period(s) received"] if starts else []
     if previous[2] is None or last > previous[2]:
         starts.append(previous[2] or first)  # from the last month built (rebuilt again: harmless)
