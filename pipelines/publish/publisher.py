@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publish import delta
 from pipelines.publish.catalogue import Docs, descriptions_from_manifest, write_comments
 from pipelines.settings import HomePaths
 
@@ -97,35 +98,100 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _base_copy(paths: HomePaths, new_db: Path) -> bool:
+    """Start the new copy as a file copy of the published database, to be patched (delta.py); False
+    when there is none to start from, or it has grown past `delta.MAX_GROWTH` of its last whole copy:
+    then every table is copied anew."""
+    if not paths.published_db.exists():
+        return False
+    manifest = _read_manifest(paths)
+    whole = manifest.get("whole_copy_bytes")
+    if not whole or paths.published_db.stat().st_size > delta.MAX_GROWTH * whole:
+        return False
+    shutil.copyfile(paths.published_db, new_db)  # a new file: writable, unlike the published one
+    return True
+
+
+def _read_manifest(paths: HomePaths) -> dict:
+    path = paths.published / "manifest.json"
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _previous_parquet(paths: HomePaths, run_id: str | None) -> Path | None:
+    """The Parquet folder of the publication `run_id` (the one the new copy started from), if the
+    `parquet` link still points at it: its unchanged tables' files are linked, not rewritten."""
+    manifest = _read_manifest(paths)
+    link = paths.published / "parquet"
+    if run_id is None or manifest.get("run_id") != run_id or not link.is_symlink():
+        return None
+    folder = link.resolve()
+    return folder if folder == (paths.home / manifest.get("parquet_version", "")).resolve() else None
+
+
+def _write_parquet(conn: duckdb.DuckDBPyConnection, table: str, parquet_dir: Path, previous: Path | None,
+                   unchanged: bool) -> None:
+    target = parquet_dir / f"{table}.parquet"
+    if unchanged and previous is not None and (previous / target.name).exists():
+        try:
+            os.link(previous / target.name, target)  # the same bytes: Parquet files are never modified
+            return
+        except OSError:
+            pass
+    conn.execute(f"copy pub.main.\"{table}\" to '{target}' (format parquet)")
+
+
 def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db: Path,
-                parquet_dir: Path, descriptions: dict) -> tuple[dict, list[str], int]:
-    """The new database and Parquet files, beside the published ones; returns row counts, the views
-    and the number of comments written."""
+                parquet_dir: Path, descriptions: dict) -> tuple[dict, list[str], int, dict]:
+    """The new database and Parquet files, beside the published ones; returns row counts, the views,
+    the number of comments written and what was copied (`delta`: tables copied whole, months
+    replaced)."""
     counts = {}
+    patched = _base_copy(paths, new_db)
     with duckdb.connect() as conn:
         # A published table's rows have no order (readers sort, in SQL); without one to keep, DuckDB
         # copies a table and writes its Parquet with every thread.
         conn.execute("set preserve_insertion_order = false")
         conn.execute(f"attach '{paths.warehouse}' as src (read_only)")
         conn.execute(f"attach '{new_db}' as pub")
+        before = delta.recorded(conn, "pub") if patched else None
+        if patched and before is None:  # published before fingerprints were kept: start afresh
+            conn.execute("detach pub")
+            new_db.unlink()
+            conn.execute(f"attach '{new_db}' as pub")
+        base_run = None
+        if before is not None:
+            base_run = conn.execute(f"select any_value(run_id) from pub.main.{MANIFEST_TABLE}").fetchone()[0]
+        previous_parquet = _previous_parquet(paths, base_run)
         tables = published_tables(conn, "src")
+        for stale in set(published_tables(conn, "pub")) - set(tables) - {MANIFEST_TABLE, delta.FINGERPRINTS}:
+            conn.execute(f'drop table pub.main."{stale}"')
+        changes, now_columns, before_columns = [], delta.columns(conn, "src"), delta.columns(conn, "pub")
         for table in tables:
-            conn.execute(f'create table pub.main."{table}" as select * from src.main."{table}"')
-            conn.execute(f"copy pub.main.\"{table}\" to '{parquet_dir / (table + '.parquet')}' (format parquet)")
+            change = delta.bring_up_to_date(conn, table, now_columns[table], before_columns.get(table),
+                                            (before or {}).get(table))
+            changes.append(change)
+            _write_parquet(conn, table, parquet_dir, previous_parquet, change.unchanged)
             counts[table] = conn.execute(f'select count(*) from pub.main."{table}"').fetchone()[0]
+        delta.record(conn, changes)
         # The manifest inside the database too: manifest.json is replaced a moment after the
         # database, so a reader checking what it reads against a manifest uses this one.
-        conn.execute(f"create table pub.main.{MANIFEST_TABLE} (run_id varchar, published_at timestamp, "
+        conn.execute(f"create or replace table pub.main.{MANIFEST_TABLE} (run_id varchar, published_at timestamp, "
                      "table_name varchar, row_count bigint)")
         conn.executemany(f"insert into pub.main.{MANIFEST_TABLE} values (?, ?, ?, ?)",
                          [(run_id, published_at, table, n) for table, n in counts.items()])
+        conn.execute(f"drop schema if exists pub.{VIEW_SCHEMA} cascade")
         views = _copy_views(conn)
         comments = write_comments(conn, "pub", descriptions)
         conn.execute("detach pub")
         conn.execute("detach src")
     os.chmod(new_db, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read; only a publish replaces
     _fsync(new_db)  # on disk before the rename makes it the published copy
-    return counts, views, comments
+    summary = {"base": base_run, "whole": [c.table for c in changes if c.whole],
+               "months": {c.table: [m and m.isoformat() for m in c.groups] for c in changes if c.groups}}
+    return counts, views, comments, summary
 
 
 def _publish_catalogue(paths: HomePaths, docs: Docs) -> Path:
@@ -149,7 +215,7 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str], docs: Docs 
     parquet_dir = paths.published / f"parquet-{tag}"
     parquet_dir.mkdir()
     try:
-        counts, views, comments = _write_copy(paths, run_id, published_at, new_db, parquet_dir,
+        counts, views, comments, copied = _write_copy(paths, run_id, published_at, new_db, parquet_dir,
                                               docs.descriptions if docs else _project_descriptions())
     except BaseException:
         # a failed publish leaves the published copy as it was, and no half-written files beside it
@@ -164,8 +230,12 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str], docs: Docs 
     if link.exists() and not link.is_symlink():
         shutil.rmtree(link)
     os.replace(tmp_link, link)
-    for old in sorted(paths.published.glob("parquet-*"))[:-KEEP_PARQUET_VERSIONS]:
-        shutil.rmtree(old, ignore_errors=True)
+    # Oldest first by time written, not by name: two publications within one second have the same
+    # stamp, and their names then sort by run id.
+    versions = sorted(paths.published.glob("parquet-*"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    for old in versions[:-KEEP_PARQUET_VERSIONS]:
+        if old != parquet_dir:
+            shutil.rmtree(old, ignore_errors=True)
     catalogue = _publish_catalogue(paths, docs) if docs else paths.published / CATALOGUE_PAGE
 
     manifest = {
@@ -179,6 +249,11 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str], docs: Docs 
         "views": [f"{VIEW_SCHEMA}.{name}" for name in views],
         "comments": comments,
         "catalogue": str(catalogue.relative_to(paths.home)) if catalogue.exists() else None,
+        # What this publication copied (delta.py): from the publication `base` (None: every table
+        # anew), the tables copied whole and the months replaced in the others.
+        "copied": copied,
+        "whole_copy_bytes": (paths.published_db.stat().st_size if copied["base"] is None
+                             else _read_manifest(paths).get("whole_copy_bytes")),
     }
     _atomic_write_text(paths.published / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     return manifest
