@@ -47,12 +47,23 @@ def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str
 
 
 def _run_locked(paths: HomePaths, verbose: bool, months: tuple[str, str] | None, full: bool) -> int:
+    from pipelines.ingest.store import landing_files
+    from pipelines.quality.expectations import release_warm, warm_up
+
+    if landing_files(paths.ensure()):
+        warm_up()  # Great Expectations imports on the other core while Dagster loads
+    try:
+        return _execute(paths, verbose, months, full)
+    finally:
+        release_warm()
+
+
+def _execute(paths: HomePaths, verbose: bool, months: tuple[str, str] | None, full: bool) -> int:
     import dagster as dg
 
     from pipelines.definitions import PIPELINE_JOB, build_definitions
     from pipelines.lib.dbt import changed_months_tags, full_build_tags, month_range_tags
 
-    paths.ensure()
     job = build_definitions(paths.home).resolve_job_def(PIPELINE_JOB)
     instance = dg.DagsterInstance.get() if _dagster_home_set() else dg.DagsterInstance.ephemeral()
     log_level = "INFO" if verbose else "WARNING"

@@ -96,3 +96,20 @@ def test_values_are_judged_once_and_every_row_holding_a_bad_one_is_named():
         ("f1.zip", 4, "submission_id", "ge_column_values_to_not_be_null")])
     assert (result.rows, result.success, result.unexpected) == (43, False, len(found))
     assert isinstance(tables["tieu_chi"], pa.Table)
+
+
+def test_the_suites_process_warmed_up_first_is_the_one_the_ingest_takes():
+    """`ntm run` starts the suites' process before Dagster loads (expectations.warm_up); the ingest
+    takes that one rather than start a second, and a run that never ingested closes it."""
+    from pipelines.quality import expectations
+
+    expectations.warm_up()
+    warm = expectations._WARM
+    with SuitesProcess.take() as taken:
+        assert taken is warm and expectations._WARM is None
+        assert taken([], {}) == []  # nothing new: answered without waiting for the import
+    with SuitesProcess.take() as fresh:  # none warmed: a new one
+        assert fresh is not warm
+    expectations.warm_up()
+    expectations.release_warm()
+    assert expectations._WARM is None

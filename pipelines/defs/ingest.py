@@ -28,7 +28,7 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
         if landing_files(paths):
             from pipelines.quality.expectations import SuitesProcess
 
-            with SuitesProcess() as suites:
+            with SuitesProcess.take() as suites:
                 result = ingest_landing(paths, conn, validate_batch=suites, limits=settings.limits())
             suite_results = suites.results
         else:

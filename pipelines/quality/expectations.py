@@ -93,6 +93,17 @@ class SuitesProcess:
         self.results.extend(results)
         return results
 
+    @classmethod
+    def take(cls, suites: dict[str, dict] | None = None) -> "SuitesProcess":
+        """The process `warm_up` started in this process, if it is still there, else a new one."""
+        global _WARM
+        warm, _WARM = _WARM, None
+        if warm is not None and suites is None and warm._process.is_alive():
+            return warm
+        if warm is not None:
+            warm.close()
+        return cls(suites)
+
     def close(self) -> None:
         """Close the pipe: the process then ends by itself, once its import is over if no batch
         needed it. Not killed: it would leave the semaphores its libraries made to the resource
@@ -105,6 +116,29 @@ class SuitesProcess:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_WARM: SuitesProcess | None = None
+
+
+def warm_up() -> None:
+    """Start the suites' process now, for the next `SuitesProcess.take()` of this process. `ntm run`
+    calls it first thing when landing/ holds files: Great Expectations then imports (4 s of one
+    core) while Dagster and the definitions load on the other, not while the parsing workers need
+    both. The parsing workers' forkserver starts with it, with its preloaded readers."""
+    global _WARM
+    import pipelines.ingest.worker  # noqa: F401  (sets the forkserver's preload before it starts)
+
+    if _WARM is None:
+        _WARM = SuitesProcess()
+
+
+def release_warm() -> None:
+    """Close a process `warm_up` started that no ingest took (a run that stopped before it)."""
+    global _WARM
+    warm, _WARM = _WARM, None
+    if warm is not None:
+        warm.close()
 
 
 def _serve_suites(conn) -> None:
