@@ -81,10 +81,18 @@ class HomePaths:
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit in a run (`$NTM_DUCKDB_MEMORY_LIMIT`, default 512MB) for the ingest's
-    connection and dbt's (lib/dbt.py passes it on): past it DuckDB spills to disk rather than hold a
-    national history's pages in memory (its own default is 80% of the machine)."""
+    """DuckDB's memory limit for the ingest's connection (`$NTM_DUCKDB_MEMORY_LIMIT`, default 512MB):
+    past it DuckDB spills to disk rather than hold a national history's pages in memory (its own
+    default is 80% of the machine). The ingest's parsing workers and Great Expectations process run
+    beside it: a national history peaks there, at about 1.8 GiB for the process tree."""
     return os.environ.get("NTM_DUCKDB_MEMORY_LIMIT") or "512MB"
+
+
+def dbt_memory_limit() -> str:
+    """DuckDB's memory limit for dbt's connection (`$NTM_DBT_MEMORY_LIMIT`, default 1GB; lib/dbt.py
+    passes it to profiles.yml). dbt's steps run after the ingest's other processes have ended, so
+    they may hold more: at 512MB the month's SQL spilled and took a third longer."""
+    return os.environ.get("NTM_DBT_MEMORY_LIMIT") or "1GB"
 
 
 def _env_number(name: str, default: float) -> float:
