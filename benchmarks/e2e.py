@@ -62,16 +62,20 @@ def _tree_rss_kib(root: int) -> int:
 
 def timed_run(args: list[str]) -> dict:
     """Run a command to its end: wall seconds, peak tree RSS (MiB), exit status, last output lines,
-    and, for `ntm run -v`, seconds from the start to each asset step's first log line (`steps`)."""
+    and, for `ntm run -v`, seconds from the start to each asset step's first log line (`steps`) and
+    the peak memory from that line to the next step's ("start-up and ingest" until the ingest's line,
+    which comes at its end; the dbt steps log their first line as they start)."""
     started = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
+    peak, step, step_peaks = 0, "start-up and ingest", {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kib(process.pid))
+            rss = _tree_rss_kib(process.pid)
+            peak = max(peak, rss)
+            step_peaks[step] = max(step_peaks.get(step, 0), rss)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -82,11 +86,13 @@ def timed_run(args: list[str]) -> dict:
         match = _STEP.search(line)
         if match and match.group(1) not in steps:
             steps[match.group(1)] = round(time.perf_counter() - started, 1)
+            step = match.group(1)
     process.wait()
     done.set()
     sampler.join()
     return {"wall_s": round(time.perf_counter() - started, 1), "peak_tree_mib": round(peak / 1024),
             "exit": process.returncode, "steps_start_s": steps,
+            "peak_mib_by_step": {name: round(kib / 1024) for name, kib in step_peaks.items()},
             "tail": [line.strip() for line in lines if not _STEP.search(line)][-4:]}
 
 
