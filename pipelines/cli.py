@@ -47,11 +47,13 @@ def run_pipeline(paths: HomePaths, verbose: bool = False, months: tuple[str, str
 
 
 def _run_locked(paths: HomePaths, verbose: bool, months: tuple[str, str] | None, full: bool) -> int:
-    from pipelines.ingest.store import landing_files
     from pipelines.quality.expectations import release_warm, warm_up
 
-    if landing_files(paths.ensure()):
-        warm_up()  # Great Expectations imports on the other core while Dagster loads
+    # Anything in landing/ (the ingest lists it properly): Great Expectations imports on the other
+    # core while Dagster loads. A process no ingest takes is closed below.
+    with os.scandir(paths.ensure().landing) as entries:
+        if any(entries):
+            warm_up()
     try:
         return _execute(paths, verbose, months, full)
     finally:

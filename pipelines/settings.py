@@ -80,19 +80,18 @@ class HomePaths:
         return self
 
 
-def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit for the ingest's connection (`$NTM_DUCKDB_MEMORY_LIMIT`, default 512MB):
-    past it DuckDB spills to disk rather than hold a national history's pages in memory (its own
-    default is 80% of the machine). The ingest's parsing workers and Great Expectations process run
-    beside it: a national history peaks there, at about 1.8 GiB for the process tree."""
-    return os.environ.get("NTM_DUCKDB_MEMORY_LIMIT") or "512MB"
+# DuckDB's memory limit by part of a run: (environment variable, default). Past it DuckDB spills to
+# disk rather than hold a national history's pages in memory (its own default is 80% of the machine).
+# The ingest's parsing workers and Great Expectations process run beside its connection, and a
+# national history peaks there (about 1.8 GiB for the process tree); dbt runs after they ended, and
+# at 512MB the month's SQL spilled and took a third longer (lib/dbt.py passes it to profiles.yml).
+MEMORY_LIMITS = {"ingest": ("NTM_DUCKDB_MEMORY_LIMIT", "512MB"), "dbt": ("NTM_DBT_MEMORY_LIMIT", "1GB")}
 
 
-def dbt_memory_limit() -> str:
-    """DuckDB's memory limit for dbt's connection (`$NTM_DBT_MEMORY_LIMIT`, default 1GB; lib/dbt.py
-    passes it to profiles.yml). dbt's steps run after the ingest's other processes have ended, so
-    they may hold more: at 512MB the month's SQL spilled and took a third longer."""
-    return os.environ.get("NTM_DBT_MEMORY_LIMIT") or "1GB"
+def duckdb_memory_limit(part: str = "ingest") -> str:
+    """DuckDB's memory limit for the `part` ("ingest" or "dbt") of a run (`MEMORY_LIMITS`)."""
+    variable, default = MEMORY_LIMITS[part]
+    return os.environ.get(variable) or default
 
 
 def _env_number(name: str, default: float) -> float:

@@ -149,3 +149,21 @@ def test_a_changed_null_and_a_zero_are_told_apart(home, value):
         conn.execute("update fct set so_tieu_chi_dat = ? where ma_xa = '00001'", [0 if value is None else None])
     assert set(_publish(home)["copied"]["months"]["fct"]) == {m.isoformat() for m in MONTHS}
     assert _differences(home) == []
+
+
+def test_a_copy_that_does_not_hold_what_its_fingerprints_say_is_not_published(home):
+    """The fingerprints say what the copy holds; a copy changed behind them (rows deleted by hand)
+    would be patched wrongly, and its row counts give it away before it is published."""
+    from pipelines.publish.publisher import PublishFailed
+
+    _seed(home)
+    _publish(home)
+    home.published_db.chmod(0o644)
+    with duckdb.connect(str(home.published_db)) as conn:
+        conn.execute("delete from fct where thang_ky = '2025-07-01' and ma_xa = '00001'")
+    home.published_db.chmod(0o444)
+    before = home.published_db.read_bytes()
+    with pytest.raises(PublishFailed, match="fct: the copy holds 239 rows, the warehouse 240"):
+        _publish(home)
+    assert home.published_db.read_bytes() == before  # the published copy stays as it was
+    assert not list(home.published.glob(".ntm-*"))

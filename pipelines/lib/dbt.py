@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
-from pipelines.settings import DBT_PROJECT_DIR, dbt_memory_limit
+from pipelines.settings import DBT_PROJECT_DIR, duckdb_memory_limit
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
 # The month-incremental facts and marts (config tag `monthly`, macros/incremental.sql).
@@ -163,7 +163,7 @@ def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
               # under one lock: 2-4 s of a month's run on 2 cores. Failures reach the run's log anyway.
               "--log-level-file", "none"]
     try:
-        with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NTM_DBT_MEMORY_LIMIT": dbt_memory_limit(),
+        with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NTM_DBT_MEMORY_LIMIT": duckdb_memory_limit("dbt"),
                            **(environment or {})}):
             return dbtRunner(manifest=parsed_manifest(common), callbacks=callbacks or []).invoke([*args, *common])
     finally:

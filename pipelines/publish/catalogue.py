@@ -56,7 +56,6 @@ PYTHON_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "publication copies only the months whose fingerprint changed (pipelines/publish/delta.py).",
         {
             "table_name": "A published table of schema main.",
-            "columns": "Its columns and their types, in order.",
             "thang_ky": "The month of the group (null: a table without months, or rows without a month).",
             "row_count": "Rows of the group (0 with no month: the table is empty).",
             "row_hash": "Sum of the group's row hashes (DuckDB hash of each row), as text.",

@@ -32,7 +32,6 @@ class TableChange:
     (empty: unchanged). `fingerprints` are the warehouse's, recorded in the new copy."""
 
     table: str
-    columns: str  # signature()
     whole: bool
     groups: list = field(default_factory=list)
     fingerprints: dict = field(default_factory=dict)
@@ -40,6 +39,11 @@ class TableChange:
     @property
     def unchanged(self) -> bool:
         return not self.whole and not self.groups
+
+    @property
+    def rows(self) -> int:
+        """The warehouse's rows of the table: what the copy must hold."""
+        return sum(count for count, _ in self.fingerprints.values())
 
 
 def columns(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[tuple[str, str]]]:
@@ -52,10 +56,6 @@ def columns(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[tu
     return found
 
 
-def signature(columns: list[tuple[str, str]]) -> str:
-    return ", ".join(f"{name} {kind}" for name, kind in columns)
-
-
 def fingerprints(conn: duckdb.DuckDBPyConnection, database: str, table: str,
                  table_columns: list[tuple[str, str]]) -> dict:
     """{month or None: (rows, sum of row hashes)} of a table: by month when it has a month column."""
@@ -65,19 +65,19 @@ def fingerprints(conn: duckdb.DuckDBPyConnection, database: str, table: str,
     return {month: (count, total) for month, count, total in rows}
 
 
-def recorded(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, tuple[str, dict]] | None:
-    """{table: (column signature, fingerprints)} as the last publication recorded them; None when
-    the copy holds none (published before fingerprints were kept)."""
+def recorded(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, dict] | None:
+    """{table: fingerprints} as the last publication recorded them; None when the copy holds none
+    (published before fingerprints were kept)."""
     found = conn.execute("select 1 from duckdb_tables() where database_name = ? and schema_name = 'main' "
                          "and table_name = ?", [database, FINGERPRINTS]).fetchone()
     if not found:
         return None
-    tables: dict[str, tuple[str, dict]] = {}
-    for table, columns, month, count, total in conn.execute(
-            f"select table_name, columns, {MONTH_COLUMN}, row_count, row_hash from {database}.main.{FINGERPRINTS}").fetchall():
-        entry = tables.setdefault(table, (columns, {}))
+    tables: dict[str, dict] = {}
+    for table, month, count, total in conn.execute(
+            f"select table_name, {MONTH_COLUMN}, row_count, row_hash from {database}.main.{FINGERPRINTS}").fetchall():
+        groups = tables.setdefault(table, {})
         if count:  # an empty table is recorded as one row of no rows (record)
-            entry[1][month] = (count, total)
+            groups[month] = (count, total)
     return tables
 
 
@@ -86,32 +86,32 @@ def _has_months(table_columns: list[tuple[str, str]]) -> bool:
 
 
 def bring_up_to_date(conn: duckdb.DuckDBPyConnection, table: str, now_columns: list[tuple[str, str]],
-                     before_columns: list[tuple[str, str]] | None, before: tuple[str, dict] | None) -> TableChange:
+                     before_columns: list[tuple[str, str]] | None, before: dict | None) -> TableChange:
     """Make `pub.main.<table>` hold what `src.main.<table>` holds (columns `now_columns`), recopying
-    only the groups whose fingerprints differ from `before`, the last publication's record of it
-    (None: copy it whole, as when its columns changed)."""
+    only the groups whose fingerprints differ from `before`, the last publication's record of it.
+    With no record, or other columns in the copy (`before_columns`), the table is copied whole."""
     now = fingerprints(conn, "src", table, now_columns)
-    whole = before is None or before[0] != signature(now_columns) or before_columns != now_columns
-    stale = [] if whole else sorted((month for month in set(now) | set(before[1]) if now.get(month) != before[1].get(month)),
+    whole = before is None or before_columns != now_columns
+    stale = [] if whole else sorted((month for month in set(now) | set(before) if now.get(month) != before.get(month)),
                                     key=lambda month: (month is None, month))
     if whole or (stale and not _has_months(now_columns)):
         conn.execute(f'create or replace table pub.main."{table}" as select * from src.main."{table}"')
-        return TableChange(table, signature(now_columns), True, fingerprints=now)
+        return TableChange(table, True, fingerprints=now)
     if stale:
         months = [month for month in stale if month is not None]
         where = f"{MONTH_COLUMN} in (select unnest(?::date[]))" + (f" or {MONTH_COLUMN} is null" if None in stale else "")
         conn.execute(f'delete from pub.main."{table}" where {where}', [months])
         conn.execute(f'insert into pub.main."{table}" select * from src.main."{table}" where {where}', [months])
-    return TableChange(table, signature(now_columns), False, stale, now)
+    return TableChange(table, False, stale, now)
 
 
 def record(conn: duckdb.DuckDBPyConnection, changes: list[TableChange]) -> None:
     """The warehouse's fingerprints of every published table, into the new copy."""
-    conn.execute(f"create or replace table pub.main.{FINGERPRINTS} (table_name varchar, columns varchar, "
+    conn.execute(f"create or replace table pub.main.{FINGERPRINTS} (table_name varchar, "
                  f"{MONTH_COLUMN} date, row_count bigint, row_hash varchar)")
     rows = []
     for change in changes:
         groups = change.fingerprints or {None: (0, None)}  # an empty table: one row of no rows
-        rows.extend((change.table, change.columns, month, count, total) for month, (count, total) in groups.items())
+        rows.extend((change.table, month, count, total) for month, (count, total) in groups.items())
     if rows:
-        conn.executemany(f"insert into pub.main.{FINGERPRINTS} values (?, ?, ?, ?, ?)", rows)
+        conn.executemany(f"insert into pub.main.{FINGERPRINTS} values (?, ?, ?, ?)", rows)

@@ -98,14 +98,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _base_copy(paths: HomePaths, new_db: Path) -> bool:
+def _base_copy(paths: HomePaths, new_db: Path, previous: dict) -> bool:
     """Start the new copy as a file copy of the published database, to be patched (delta.py); False
-    when there is none to start from, or it has grown past `delta.MAX_GROWTH` of its last whole copy:
-    then every table is copied anew."""
+    when there is none to start from, or it has grown past `delta.MAX_GROWTH` of its last whole copy
+    (`previous`: the published manifest.json): then every table is copied anew."""
     if not paths.published_db.exists():
         return False
-    manifest = _read_manifest(paths)
-    whole = manifest.get("whole_copy_bytes")
+    whole = previous.get("whole_copy_bytes")
     if not whole or paths.published_db.stat().st_size > delta.MAX_GROWTH * whole:
         return False
     shutil.copyfile(paths.published_db, new_db)  # a new file: writable, unlike the published one
@@ -120,15 +119,15 @@ def _read_manifest(paths: HomePaths) -> dict:
         return {}
 
 
-def _previous_parquet(paths: HomePaths, run_id: str | None) -> Path | None:
+def _previous_parquet(paths: HomePaths, previous: dict, run_id: str | None) -> Path | None:
     """The Parquet folder of the publication `run_id` (the one the new copy started from), if the
-    `parquet` link still points at it: its unchanged tables' files are linked, not rewritten."""
-    manifest = _read_manifest(paths)
+    published manifest (`previous`) is its and the `parquet` link still points at its folder: its
+    unchanged tables' files are linked, not rewritten."""
     link = paths.published / "parquet"
-    if run_id is None or manifest.get("run_id") != run_id or not link.is_symlink():
+    if run_id is None or previous.get("run_id") != run_id or not link.is_symlink():
         return None
     folder = link.resolve()
-    return folder if folder == (paths.home / manifest.get("parquet_version", "")).resolve() else None
+    return folder if folder == (paths.home / previous.get("parquet_version", "")).resolve() else None
 
 
 def _write_parquet(conn: duckdb.DuckDBPyConnection, table: str, parquet_dir: Path, previous: Path | None,
@@ -144,12 +143,12 @@ def _write_parquet(conn: duckdb.DuckDBPyConnection, table: str, parquet_dir: Pat
 
 
 def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db: Path,
-                parquet_dir: Path, descriptions: dict) -> tuple[dict, list[str], int, dict]:
+                parquet_dir: Path, descriptions: dict, previous: dict) -> tuple[dict, list[str], int, dict]:
     """The new database and Parquet files, beside the published ones; returns row counts, the views,
     the number of comments written and what was copied (`delta`: tables copied whole, months
-    replaced)."""
+    replaced). `previous` is the published manifest.json."""
     counts = {}
-    patched = _base_copy(paths, new_db)
+    patched = _base_copy(paths, new_db, previous)
     with duckdb.connect() as conn:
         # A published table's rows have no order (readers sort, in SQL); without one to keep, DuckDB
         # copies a table and writes its Parquet with every thread.
@@ -164,7 +163,7 @@ def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db
         base_run = None
         if before is not None:
             base_run = conn.execute(f"select any_value(run_id) from pub.main.{MANIFEST_TABLE}").fetchone()[0]
-        previous_parquet = _previous_parquet(paths, base_run)
+        previous_parquet = _previous_parquet(paths, previous, base_run)
         tables = published_tables(conn, "src")
         for stale in set(published_tables(conn, "pub")) - set(tables) - {MANIFEST_TABLE, delta.FINGERPRINTS}:
             conn.execute(f'drop table pub.main."{stale}"')
@@ -175,6 +174,8 @@ def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db
             changes.append(change)
             _write_parquet(conn, table, parquet_dir, previous_parquet, change.unchanged)
             counts[table] = conn.execute(f'select count(*) from pub.main."{table}"').fetchone()[0]
+            if counts[table] != change.rows:  # a patch that missed rows must not be published
+                raise PublishFailed(f"{table}: the copy holds {counts[table]} rows, the warehouse {change.rows}")
         delta.record(conn, changes)
         # The manifest inside the database too: manifest.json is replaced a moment after the
         # database, so a reader checking what it reads against a manifest uses this one.
@@ -214,9 +215,10 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str], docs: Docs 
     new_db = paths.published / f".ntm-{tag}.duckdb"
     parquet_dir = paths.published / f"parquet-{tag}"
     parquet_dir.mkdir()
+    previous = _read_manifest(paths)
     try:
         counts, views, comments, copied = _write_copy(paths, run_id, published_at, new_db, parquet_dir,
-                                              docs.descriptions if docs else _project_descriptions())
+                                                      docs.descriptions if docs else _project_descriptions(), previous)
     except BaseException:
         # a failed publish leaves the published copy as it was, and no half-written files beside it
         new_db.unlink(missing_ok=True)
@@ -253,7 +255,7 @@ def publish(paths: HomePaths, run_id: str, checks_passed: list[str], docs: Docs 
         # anew), the tables copied whole and the months replaced in the others.
         "copied": copied,
         "whole_copy_bytes": (paths.published_db.stat().st_size if copied["base"] is None
-                             else _read_manifest(paths).get("whole_copy_bytes")),
+                             else previous.get("whole_copy_bytes")),
     }
     _atomic_write_text(paths.published / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     return manifest

@@ -94,15 +94,15 @@ class SuitesProcess:
         return results
 
     @classmethod
-    def take(cls, suites: dict[str, dict] | None = None) -> "SuitesProcess":
+    def take(cls) -> "SuitesProcess":
         """The process `warm_up` started in this process, if it is still there, else a new one."""
         global _WARM
         warm, _WARM = _WARM, None
-        if warm is not None and suites is None and warm._process.is_alive():
+        if warm is not None and warm._process.is_alive():
             return warm
         if warm is not None:
             warm.close()
-        return cls(suites)
+        return cls()
 
     def close(self) -> None:
         """Close the pipe: the process then ends by itself, once its import is over if no batch
@@ -123,7 +123,7 @@ _WARM: SuitesProcess | None = None
 
 def warm_up() -> None:
     """Start the suites' process now, for the next `SuitesProcess.take()` of this process. `ntm run`
-    calls it first thing when landing/ holds files: Great Expectations then imports (4 s of one
+    calls it first thing when landing/ holds anything: Great Expectations then imports (4 s of one
     core) while Dagster and the definitions load on the other, not while the parsing workers need
     both. The parsing workers' forkserver starts with it, with its preloaded readers."""
     global _WARM
