@@ -127,29 +127,32 @@ def bare_parse(folder: Path) -> float:
         return time.perf_counter() - started
 
 
-def last_window(home: Path) -> tuple[str, str] | None:
-    """The months the last `ntm run` rebuilt (lib/months.py's ledger); None for every month."""
+def last_window(home: Path) -> tuple[tuple[str, str] | None, str | None]:
+    """The months the last `ntm run` rebuilt (lib/months.py's ledger), None for every month, and
+    the month its intermediate models by period rebuilt from (None: all of them)."""
     import duckdb
 
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
-        first, last = conn.execute("select min_month, max_month from audit.monthly_builds "
-                                   "order by built_at desc limit 1").fetchone()
-    return (first, last) if first else None
+        first, last, from_month = conn.execute("select min_month, max_month, from_month from audit.monthly_builds "
+                                               "order by built_at desc limit 1").fetchone()
+    return ((first, last) if first else None), from_month
 
 
-def sql_floor(home: Path, window: tuple[str, str] | None) -> float:
+def sql_floor(home: Path, window: tuple[str, str] | None, from_month: str | None = None) -> float:
     """Every dbt model's compiled SQL straight in DuckDB, in dbt's order, on a copy of the warehouse;
-    the month-incremental models compiled for `window`, the months the run rebuilt."""
+    the month-incremental models compiled for `window`, the months the run rebuilt, and the
+    intermediate models by period for `from_month`."""
     from pipelines.lib.dbt import run_dbt
     from warehouse import built_models, floor
 
     target = home / ".bench-floor-target"
-    environment = {"NTM_MIN_MONTH": window[0], "NTM_MAX_MONTH": window[1]} if window else None
+    environment = {"NTM_MIN_MONTH": window[0] if window else None, "NTM_MAX_MONTH": window[1] if window else None,
+                   "NTM_FROM_MONTH": from_month}
     outcome = run_dbt(["compile", "--select", "resource_type:model"],
                       {"warehouse_path": str(home / "warehouse.duckdb")}, target, environment)
     if not outcome.success:
         raise SystemExit(f"dbt compile failed: {outcome.exception}")
-    return floor(home / "warehouse.duckdb", built_models(target), window)
+    return floor(home / "warehouse.duckdb", built_models(target), window, from_month)
 
 
 def prepare_month(history: Path, folder: Path, write) -> Path:
@@ -205,9 +208,10 @@ def main() -> None:
     shutil.copytree(month, home / "landing", dirs_exist_ok=True)
     parse_floor = bare_parse(month)
     figures["month"] = timed_run([NTM, "--home", str(home), "run", "-v"])
-    window = last_window(home)
+    window, from_month = last_window(home)
     figures["month"]["months_rebuilt"] = "..".join(window) if window else "all"
-    figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, window), 1)
+    figures["month"]["intermediate_from"] = from_month or "all"
+    figures["month"]["floor_s"] = round(parse_floor + sql_floor(home, window, from_month), 1)
     for name in scenarios:
         entry = figures[name]
         entry["times_floor"] = round(entry["wall_s"] / entry["floor_s"], 1) if entry["floor_s"] else None

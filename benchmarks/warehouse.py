@@ -64,14 +64,19 @@ def built_models(target: Path) -> list[tuple[str, str, str]]:
         if node is None or node["resource_type"] != "model":
             continue
         compiled = target / "compiled" / node["package_name"] / node["original_file_path"]
-        models.append((node["relation_name"], node["config"]["materialized"], compiled.read_text()))
+        materialized = node["config"]["materialized"]
+        if materialized == "incremental" and "monthly" not in node["tags"]:
+            materialized = "by_period"  # models/intermediate/by_period: incremental from a month on
+        models.append((node["relation_name"], materialized, compiled.read_text()))
     return models
 
 
-def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tuple[str, str] | None = None) -> float:
+def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tuple[str, str] | None = None,
+          from_month: str | None = None) -> float:
     """The models' compiled SQL run straight in DuckDB, in dbt's order, on a copy of the warehouse:
     views and tables replaced, month-incremental models' window (a month, or first and last month;
-    the SQL compiled for that window) deleted and inserted."""
+    the SQL compiled for that window) deleted and inserted, and the intermediate models by period
+    from `from_month` on (compiled for it), or replaced."""
     import duckdb
 
     copy = warehouse.parent / "floor" / warehouse.name  # the same file name: relations name the database
@@ -86,6 +91,9 @@ def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tup
             for relation, materialized, sql in models:
                 if materialized == "view":
                     conn.execute(f"create or replace view {relation} as {sql}")
+                elif materialized == "by_period" and from_month:
+                    conn.execute(f"delete from {relation} where thang_ky >= cast('{from_month}-01' as date)")
+                    conn.execute(f"insert into {relation} by name {sql}")
                 elif materialized == "incremental" and window:
                     first, last = (window, window) if isinstance(window, str) else window
                     conn.execute(f"delete from {relation} where thang_ky between cast('{first}-01' as date) "

@@ -124,7 +124,10 @@ def test_every_generated_claim_reconciles_through_the_pipeline(generated, run):
 
 # Tables of `main` whose rows a build makes; the others hold run facts (issues' first and last seen).
 _BUILT = ("fct_commune_month", "fct_commune_criteria", "fct_commune_flows", "fct_commune_status",
-          "mart_unit_month", "mart_province_month_2025", "claim_reconciliation")
+          "mart_unit_month", "mart_province_month_2025", "claim_reconciliation",
+          # incremental from a month on (models/intermediate/by_period)
+          "intermediate.int_submission_versions", "intermediate.int_commune_reports",
+          "intermediate.int_ocop_listings_current", "intermediate.int_ocop_listings_keyed")
 
 
 def _table_rows(database, table: str) -> list[tuple]:
@@ -153,6 +156,15 @@ def _corrected(bundle) -> bytes:
     return out.getvalue()
 
 
+def _relabelled(bundle, period: str, as_period: str) -> bytes:
+    """The bundle with every row's ky_bao_cao `period` given as `as_period`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info).decode("utf-8").replace(f",{period},", f",{as_period},"))
+    return out.getvalue()
+
+
 def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generated, run, tmp_path, monkeypatch):
     """Issue 12: `ntm run` rebuilds only the months new or superseding files touch (and what reads
     them); the result equals `ntm run --full` table for table. Corrected bundles for 2025-05..07
@@ -168,6 +180,12 @@ def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generate
     for name, stored in query(home.warehouse, "select file_name, stored_path from raw.files "
                                               "where regexp_matches(file_name, '_2025_0[567][.]zip$')"):
         (home.landing / f"sua_{name}").write_bytes(_corrected(home.home / stored))
+    # ... and one province's September relabelled as its third quarter (after the reform): a coarser
+    # report over months the history holds finer ones for (its flows must not count:
+    # int_commune_reports.tinh_dong_chay), starting after the first month rebuilt.
+    [(name, stored)] = query(home.warehouse, "select file_name, stored_path from raw.files "
+                                             "where file_name like '%_2025_09.zip' order by file_name limit 1")
+    (home.landing / f"quy_{name}").write_bytes(_relabelled(home.home / stored, "2025-09", "2025-Q3"))
     late = HomePaths(tmp_path / "late")
     generate_history(late.home, **{**ARGS, "first_month": "2025-05", "months": 15, "claims": False})
     for bundle in late.landing.glob("*_2026_07.zip"):
@@ -176,9 +194,12 @@ def test_a_late_month_rebuilds_from_its_month_and_equals_a_full_rebuild(generate
     (tmp_path / "dagster").mkdir()
     code = run(home)
     assert code in (0, 2)
-    [(first, last, reason)] = query(home.warehouse, "select min_month, max_month, reason from audit.monthly_builds "
-                                                    "order by built_at desc limit 1")
-    assert (first, last) == ("2025-05", "2026-07") and "new period" in reason
+    [(first, last, reason, since)] = query(home.warehouse, "select min_month, max_month, reason, from_month "
+                                                           "from audit.monthly_builds order by built_at desc limit 1")
+    assert (first, last, since) == ("2025-05", "2026-07", "2025-05") and "new period" in reason
+    [(quarters, counted)] = query(home.warehouse, "select count(*), count_if(tinh_dong_chay) "
+                                                  "from intermediate.int_commune_reports where ky_bao_cao = '2025-Q3'")
+    assert quarters > 0 and counted == 0  # the months hold finer reports
     # Dagster's record of the run: the months it rebuilt, and the partition the run named.
     import dagster as dg
 

@@ -68,3 +68,34 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  Intermediate models incremental by period end (models/intermediate/by_period): a changed-months
+  run sets NTM_FROM_MONTH ('YYYY-MM', lib/months.py `rebuild_from`), the first month of any period
+  received since the last build, and these models delete and rebuild their rows from that month on.
+  A row depends only on its submission's own rows and on the versions of the same commune and
+  period, which share its period end and so lie in the rebuilt months (raw tables are append-only);
+  int_commune_reports also reads the rows it keeps (tinh_dong_chay). Without the variable (a full
+  build, `dbt build` by hand), every row; Dagster passes --full-refresh for a full build, so a
+  changed model is recreated.
+#}
+{% macro from_month_active() %}
+    {# The variable first: unit tests have no relation for is_incremental() to look at. #}
+    {{ return(env_var('NTM_FROM_MONTH', '') != '' and is_incremental()) }}
+{% endmacro %}
+
+{% macro from_month(column) -%}
+    {%- if from_month_active() -%}
+    {{ column }} >= cast('{{ env_var("NTM_FROM_MONTH") }}-01' as date)
+    {%- else -%}
+    true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro clear_from_month(column='thang_ky') %}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ from_month(column) }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{% endmacro %}

@@ -51,7 +51,7 @@ def month_window(context: dg.AssetExecutionContext) -> dict:
 
 
 def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource,
-               window: dict | None = None):
+               window: dict | None = None, from_month: str | None = None, full_refresh: bool = False):
     """`dbt build` of the context's selection (for `window`'s months only, when given), in this
     process (`lib.dbt.dbt_build`). A failing data test is reported (it becomes a failed asset check
     and a quality issue) rather than stopping the run; a model that fails to build stops it.
@@ -59,13 +59,16 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
     dbt unit tests check the SQL, not the data: they run in CI and in development (`make test`,
     `dbt build`), not in every load, as dbt recommends for production builds. The month window
     reaches dbt as environment variables (macros/incremental.sql), not --vars: changed --vars make
-    dbt re-parse the whole project."""
+    dbt re-parse the whole project. `from_month` is where the intermediate models incremental by
+    period start to rebuild; `full_refresh` recreates them (and the seeds)."""
     window = window or {}
     dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
     # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
     events, nodes = dbt_build(
-        context, ["--exclude-resource-type", "unit_test"], dbt_vars, settings.paths.dbt_target,
-        environment={"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month")})
+        context, ["--exclude-resource-type", "unit_test", *(["--full-refresh"] if full_refresh else [])],
+        dbt_vars, settings.paths.dbt_target,
+        environment={"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month"),
+                     "NTM_FROM_MONTH": from_month})
     yield from events
     tests = [node for node in nodes if node[0].startswith("test.")]
     with warehouse.get_connection() as conn:  # dbt has let go of the warehouse: it is ours again
@@ -80,8 +83,16 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
             exclude=f"{MONTHLY_SELECTOR}+")
 def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
-    """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests."""
-    yield from _dbt_build(context, settings, warehouse)
+    """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests.
+    A changed-months run rebuilds the intermediate models incremental by period from the first month
+    received since the last build (lib/months.py `rebuild_from`); any other run, all of them."""
+    from_month = None
+    if context.run.tags.get(months.MONTHS_TAG) == months.CHANGED:
+        with warehouse.get_connection() as conn:
+            from_month, reason = months.rebuild_from(conn, settings.dbt_vars())
+        context.log.info(f"intermediate models by period: rebuilding "
+                         f"{'from ' + from_month if from_month else 'every month'}: {reason}")
+    yield from _dbt_build(context, settings, warehouse, from_month=from_month, full_refresh=from_month is None)
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),

@@ -13,6 +13,10 @@ month that something received since the last build can change, to the last month
   tables `ref.*`, months added before the first one built) makes it a full build: its fingerprint
   differs from the last build's.
 
+The intermediate models incremental by period (models/intermediate/by_period) are rebuilt in the
+same run, before the int_months this plan reads, from the first month of the periods received
+(`rebuild_from`), or whole for the same reasons as a full build.
+
 The ledger lives in the working warehouse (`audit.monthly_builds`, `audit.monthly_built_files`) and
 is written only after the monthly models built: a run that fails part-way leaves the files unbuilt,
 and the next run rebuilds their months. Every month is rebuilt by `ntm run --full`, or by a run over
@@ -45,6 +49,7 @@ class MonthPlan:
     fingerprint: str = ""
     first_month: str | None = None  # months the warehouse covers now (int_months' bounds)
     last_month: str | None = None
+    from_month: str | None = None  # where the intermediate models by period rebuilt from (`rebuild_from`)
 
     def describe(self) -> str:
         months = f"months {self.window['min_month']}..{self.window['max_month']}" if self.window else "every month"
@@ -56,6 +61,7 @@ def _create(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("""create table if not exists audit.monthly_builds (
         built_at timestamptz, run_id varchar, fingerprint varchar, first_month varchar, last_month varchar,
         min_month varchar, max_month varchar, reason varchar)""")
+    conn.execute("alter table audit.monthly_builds add column if not exists from_month varchar")
     conn.execute("create table if not exists audit.monthly_built_files (file_sha256 varchar primary key)")
 
 
@@ -92,46 +98,84 @@ def _month(value) -> str | None:
     return value.strftime("%Y-%m") if value is not None else None
 
 
+@dataclass
+class _SinceLastBuild:
+    """What a changed-months run compares with the last build: a reason to rebuild everything (or
+    None), and the first month of every period received since (files the ledger has not taken in)."""
+
+    fingerprint: str
+    everything: str | None
+    previous: tuple | None  # (fingerprint, first_month, last_month) of the last build
+    periods: list[str]
+    starts: list[str]
+
+
+def _since_last_build(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any]) -> _SinceLastBuild:
+    _create(conn)
+    current = fingerprint(conn, dbt_vars)
+    previous = conn.execute("select fingerprint, first_month, last_month from audit.monthly_builds "
+                            "order by built_at desc limit 1").fetchone()
+    everything = ("no earlier build in this warehouse" if previous is None else
+                  "the dbt project, its vars or the reference changed since the last build"
+                  if previous[0] != current else None)
+    # raw.submissions holds accepted files' rows only, and is append-only
+    periods = [ky for (ky,) in conn.execute(
+        "select distinct ky_bao_cao from raw.submissions s where ky_bao_cao is not null and not exists "
+        "(select 1 from audit.monthly_built_files b where b.file_sha256 = s.file_sha256)").fetchall()]
+    return _SinceLastBuild(current, everything, previous, periods, [period_months(ky)[0] for ky in periods])
+
+
+def _from_month(since: _SinceLastBuild) -> tuple[str | None, str]:
+    if since.everything:
+        return None, since.everything
+    if not since.starts:
+        return "9999-12", "nothing received since the last build"
+    return min(since.starts), f"{len(since.periods)} new period(s) received"
+
+
+def rebuild_from(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The first month (YYYY-MM) from which a changed-months run rebuilds the intermediate models
+    incremental by period (macros/incremental.sql), or None for all of them, with the reason. Those
+    rows change only with the submissions of their own commune and period, so the first month of
+    any period received since the last build is where they start to change. Read before the run's
+    first dbt step, from the raw tables and the ledger; nothing received: a month past any period."""
+    return _from_month(_since_last_build(conn, dbt_vars))
+
+
 def plan(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any], full: bool = False) -> MonthPlan:
     """The months a build rebuilds: every month when `full`, else those changed since the last
     build. Reads int_months (built by the run's first dbt step) and the raw tables."""
-    _create(conn)
-    current = fingerprint(conn, dbt_vars)
+    since = _since_last_build(conn, dbt_vars)
     first, last = (_month(m) for m in conn.execute(
         "select min(thang_ky), max(thang_ky) from intermediate.int_months").fetchone())
-    every = MonthPlan(None, "full build", current, first, last)
+    every = MonthPlan(None, "full build", since.fingerprint, first, last)
     if full:
         return every
-    previous = conn.execute("select fingerprint, first_month, last_month from audit.monthly_builds "
-                            "order by built_at desc limit 1").fetchone()
+    every.from_month = _from_month(since)[0]
+    previous = since.previous
     if first is None:
         every.reason = "no months yet"
-    elif previous is None:
-        every.reason = "no earlier build in this warehouse"
-    elif previous[0] != current:
-        every.reason = "the dbt project, its vars or the reference changed since the last build"
+    elif since.everything:
+        every.reason = since.everything
     elif previous[1] is None or first < previous[1]:
         every.reason = f"months before {previous[1]} arrived"
     if every.reason != "full build":
         return every
-    # raw.submissions holds accepted files' rows only
-    periods = [ky for (ky,) in conn.execute(
-        "select distinct ky_bao_cao from raw.submissions s where ky_bao_cao is not null and not exists "
-        "(select 1 from audit.monthly_built_files b where b.file_sha256 = s.file_sha256)").fetchall()]
-    starts = [period_months(ky)[0] for ky in periods]
-    reasons = [f"{len(periods)} new period(s) received"] if starts else []
+    starts = list(since.starts)
+    reasons = [f"{len(since.periods)} new period(s) received"] if starts else []
     if previous[2] is None or last > previous[2]:
         starts.append(previous[2] or first)  # from the last month built (rebuilt again: harmless)
         reasons.append(f"months after {previous[2]} to build")
     if not starts:
         # Nothing changed: the last month alone (cheap, and the monthly assets still materialise).
         return MonthPlan({"min_month": last, "max_month": last}, "nothing new since the last build",
-                         current, first, last)
+                         since.fingerprint, first, last, every.from_month)
     start = max(min(starts), first)
     if start <= first:
         every.reason = "; ".join(reasons)
         return every
-    return MonthPlan({"min_month": start, "max_month": last}, "; ".join(reasons), current, first, last)
+    return MonthPlan({"min_month": start, "max_month": last}, "; ".join(reasons), since.fingerprint, first, last,
+                     every.from_month)
 
 
 def record(conn: duckdb.DuckDBPyConnection, done: MonthPlan, run_id: str) -> None:
@@ -141,9 +185,11 @@ def record(conn: duckdb.DuckDBPyConnection, done: MonthPlan, run_id: str) -> Non
     window = done.window or {}
     conn.execute("begin transaction")
     try:
-        conn.execute("insert into audit.monthly_builds values (now(), ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("insert into audit.monthly_builds by name select now() as built_at, ? as run_id, "
+                     "? as fingerprint, ? as first_month, ? as last_month, ? as min_month, ? as max_month, "
+                     "? as reason, ? as from_month",
                      [run_id, done.fingerprint, done.first_month, done.last_month,
-                      window.get("min_month"), window.get("max_month"), done.reason])
+                      window.get("min_month"), window.get("max_month"), done.reason, done.from_month])
         conn.execute("insert or ignore into audit.monthly_built_files select file_sha256 from raw.files "
                      "where status = 'accepted' and kind = 'submission'")
         conn.execute("commit")

@@ -3,8 +3,9 @@
 -- A submission prepared (ngay_lap) more than a day after the warehouse received it is impossible
 -- (a typing slip such as 2029): the ingest quarantines it, and should one get here it never wins,
 -- or it would supersede every correction forever. A row whose period failed its cast
--- (STAGING_CAST_FAILED) is left out: it belongs to no month.
-with submissions as (select * from {{ ref('stg_submissions') }} where thang_ky is not null),
+-- (STAGING_CAST_FAILED) is left out: it belongs to no month. Incremental from NTM_FROM_MONTH
+-- (macros/incremental.sql): the versions of a commune and period share its period end.
+with submissions as (select * from {{ ref('stg_submissions') }} where thang_ky is not null and {{ from_month('thang_ky') }}),
 
 files as (select file_sha256, arrived_at, arrived_at_local from {{ ref('stg_files') }}),
 

@@ -3,6 +3,7 @@
 -- communes that both number their products SP01 hold two products), else by the folded product
 -- name + producer, so the same product listed month after month (with spelling or Unicode
 -- variants) is one product. Across the reform a commune is another unit, so is its product.
+-- Incremental from NTM_FROM_MONTH (macros/incremental.sql).
 with listings as (
     select
         l.*,
@@ -12,6 +13,7 @@ with listings as (
         {{ fold_text('l.chu_the') }} as chu_the_chuan
     from {{ ref('int_ocop_listings_current') }} as l
     inner join {{ ref('int_submission_versions') }} as s using (submission_id)
+    where {{ from_month('l.thang_ky') }}
 )
 
 select

@@ -5,8 +5,11 @@
 -- when no finer submission of the same commune (era, ma_xa) covers any month of its period; a
 -- coarser one that finer ones cover even partly is left out whole (its months are not split), and
 -- audit_commune_detail compares it with the finer ones (FLOW_PERIOD_OVERLAP_MISMATCH).
+-- Incremental from NTM_FROM_MONTH (macros/incremental.sql): a finer report that changes a row's
+-- tinh_dong_chay starts at or after the row's first month, so rows ending before the rebuilt months
+-- keep theirs, and the rebuilt rows look for finer reports among the kept rows too.
 with current_submissions as (
-    select * from {{ ref('int_submission_versions') }} where is_current
+    select * from {{ ref('int_submission_versions') }} where is_current and {{ from_month('thang_ky') }}
 ),
 
 criteria_sets as (select bo_tieu_chi, so_tieu_chi from {{ ref('criteria_sets') }}),
@@ -16,6 +19,7 @@ titles as (select danh_hieu, bac from {{ ref('titles') }}),
 criteria_counted as (
     select submission_id, count_if(dat) as so_tieu_chi_dat, count(*) as so_dong_tieu_chi
     from {{ ref('stg_criteria_status') }}
+    where submission_id in (select submission_id from current_submissions)
     group by submission_id
 ),
 
@@ -26,6 +30,7 @@ declared as (
         try_cast(max(case when truong = '{{ key }}' then gia_tri end) as {{ kind }}) as {{ key }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ ref('stg_declared_totals') }}
+    where submission_id in (select submission_id from current_submissions)
     group by submission_id
 ),
 
@@ -70,12 +75,20 @@ inner join criteria_sets as sets using (bo_tieu_chi)
 left join criteria_counted as c using (submission_id)
 left join declared as d using (submission_id)
 left join titles as t on t.danh_hieu = d.danh_hieu
+),
+
+finer_candidates as (
+    select era, ma_xa, so_thang_ky, thang_ky, thang_ky_dau from reports
+    {%- if from_month_active() %}
+    union all
+    select era, ma_xa, so_thang_ky, thang_ky, thang_ky_dau from {{ this }}  -- rows kept (pre-hook)
+    {%- endif %}
 )
 
 select
     r.*,
     not exists (
-        select 1 from reports as finer
+        select 1 from finer_candidates as finer
         where finer.era = r.era and finer.ma_xa = r.ma_xa and finer.so_thang_ky < r.so_thang_ky
           and finer.thang_ky >= r.thang_ky_dau and finer.thang_ky_dau <= r.thang_ky
     ) as tinh_dong_chay
