@@ -71,3 +71,16 @@ def test_rerun_with_the_same_files_changes_nothing(home, run):
     assert query(home.warehouse, "select count(*) from raw.tieu_chi")[0][0] == before
     assert query(home.warehouse, "select count(*) from raw.files")[0][0] == 4
     assert list(home.landing.iterdir()) == []
+    # The project is unchanged since the last build: that rerun left the seeds and staging views as
+    # they were. One missing, and the next changed-months run builds them all again.
+    import duckdb
+
+    from pipelines.lib.dbt import definitions_in_place
+
+    with duckdb.connect(str(home.warehouse)) as conn:
+        assert definitions_in_place(conn)
+        conn.execute("drop view staging.stg_submissions")
+        assert not definitions_in_place(conn)
+    copy_sample(home)
+    assert run(home) == 0
+    assert query(home.warehouse, "select count(*) from staging.stg_submissions")[0][0] > 0

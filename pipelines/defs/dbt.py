@@ -25,11 +25,14 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.lib.dbt import (
     DBT_PROJECT,
+    DEFINITIONS_ONLY,
     MONTHLY_PARTITIONS,
     MONTHLY_SELECTOR,
     DbtBuildFailed,
     NtmDbtTranslator,
     dbt_build,
+    definition_nodes,
+    definitions_in_place,
     ensure_manifest,
 )
 from pipelines.lib import months
@@ -51,7 +54,8 @@ def month_window(context: dg.AssetExecutionContext) -> dict:
 
 
 def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource,
-               window: dict | None = None, from_month: str | None = None, full_refresh: bool = False):
+               window: dict | None = None, from_month: str | None = None, full_refresh: bool = False,
+               exclude: str | None = None):
     """`dbt build` of the context's selection (for `window`'s months only, when given), in this
     process (`lib.dbt.dbt_build`). A failing data test is reported (it becomes a failed asset check
     and a quality issue) rather than stopping the run; a model that fails to build stops it.
@@ -60,12 +64,13 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
     `dbt build`), not in every load, as dbt recommends for production builds. The month window
     reaches dbt as environment variables (macros/incremental.sql), not --vars: changed --vars make
     dbt re-parse the whole project. `from_month` is where the intermediate models incremental by
-    period start to rebuild; `full_refresh` recreates them (and the seeds)."""
+    period start to rebuild; `full_refresh` recreates them (and the seeds); `exclude` leaves nodes out."""
     window = window or {}
     dbt_vars = {"warehouse_path": str(settings.paths.warehouse), **settings.dbt_vars()}
     # A target folder per home keeps dbt's partial parse between runs (a fresh one re-parses all).
     events, nodes = dbt_build(
-        context, ["--exclude-resource-type", "unit_test", *(["--full-refresh"] if full_refresh else [])],
+        context, ["--exclude-resource-type", "unit_test", *(["--full-refresh"] if full_refresh else []),
+                  *(["--exclude", exclude] if exclude else [])],
         dbt_vars, settings.paths.dbt_target,
         environment={"NTM_MIN_MONTH": window.get("min_month"), "NTM_MAX_MONTH": window.get("max_month"),
                      "NTM_FROM_MONTH": from_month})
@@ -85,14 +90,33 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
 def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests.
     A changed-months run rebuilds the intermediate models incremental by period from the first month
-    received since the last build (lib/months.py `rebuild_from`); any other run, all of them."""
-    from_month = None
+    received since the last build (lib/months.py `rebuild_from`), and leaves out the seeds and
+    staging views when the project is unchanged and they exist (`definitions_in_place`); any other run builds all."""
+    from_month, exclude = None, None
     if context.run.tags.get(months.MONTHS_TAG) == months.CHANGED:
         with warehouse.get_connection() as conn:
             from_month, reason = months.rebuild_from(conn, settings.dbt_vars())
+            if from_month is not None and definitions_in_place(conn):
+                exclude = DEFINITIONS_ONLY
         context.log.info(f"intermediate models by period: rebuilding "
-                         f"{'from ' + from_month if from_month else 'every month'}: {reason}")
-    yield from _dbt_build(context, settings, warehouse, from_month=from_month, full_refresh=from_month is None)
+                         f"{'from ' + from_month if from_month else 'every month'}: {reason}"
+                         f"{'; seeds and staging views unchanged, left out' if exclude else ''}")
+    if exclude:
+        yield from _left_out(context)
+    yield from _dbt_build(context, settings, warehouse, from_month=from_month, full_refresh=from_month is None,
+                          exclude=exclude)
+
+
+def _left_out(context: dg.AssetExecutionContext):
+    """Outputs for the seeds and staging views a changed-months run left out as unchanged: they hold
+    what a build would re-create, and the steps downstream wait on them (an output not yielded skips
+    them). They are roots of the graph, so yielding them first keeps the outputs in dependency order."""
+    translator = NtmDbtTranslator()
+    for node in definition_nodes():
+        key = translator.get_asset_key(node)
+        if key in context.selected_asset_keys:
+            yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                            metadata={"ntm/unchanged": "the project is unchanged since the last build: not re-created"})
 
 
 @dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=NtmDbtTranslator(),
