@@ -79,6 +79,9 @@ def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tup
     from `from_month` on (compiled for it), or replaced."""
     import duckdb
 
+    first, last = (window, window) if isinstance(window, str) else window or (None, None)
+    rebuilt = {"incremental": first and f"thang_ky between cast('{first}-01' as date) and cast('{last}-01' as date)",
+               "by_period": from_month and f"thang_ky >= cast('{from_month}-01' as date)"}
     copy = warehouse.parent / "floor" / warehouse.name  # the same file name: relations name the database
     copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(warehouse, copy)
@@ -91,13 +94,8 @@ def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tup
             for relation, materialized, sql in models:
                 if materialized == "view":
                     conn.execute(f"create or replace view {relation} as {sql}")
-                elif materialized == "by_period" and from_month:
-                    conn.execute(f"delete from {relation} where thang_ky >= cast('{from_month}-01' as date)")
-                    conn.execute(f"insert into {relation} by name {sql}")
-                elif materialized == "incremental" and window:
-                    first, last = (window, window) if isinstance(window, str) else window
-                    conn.execute(f"delete from {relation} where thang_ky between cast('{first}-01' as date) "
-                                 f"and cast('{last}-01' as date)")
+                elif rebuilt.get(materialized):
+                    conn.execute(f"delete from {relation} where {rebuilt[materialized]}")
                     conn.execute(f"insert into {relation} by name {sql}")
                 else:
                     conn.execute(f"create or replace table {relation} as {sql}")

@@ -75,12 +75,12 @@ def test_rerun_with_the_same_files_changes_nothing(home, run):
     # they were. One missing, and the next changed-months run builds them all again.
     import duckdb
 
-    from pipelines.lib.dbt import definitions_in_place
+    from pipelines.lib.dbt import unchanged_definitions
 
     with duckdb.connect(str(home.warehouse)) as conn:
-        assert definitions_in_place(conn)
+        assert unchanged_definitions(conn)
         conn.execute("drop view staging.stg_submissions")
-        assert not definitions_in_place(conn)
+        assert not unchanged_definitions(conn)
     copy_sample(home)
     assert run(home) == 0
     assert query(home.warehouse, "select count(*) from staging.stg_submissions")[0][0] > 0

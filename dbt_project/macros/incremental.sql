@@ -10,9 +10,14 @@
     {{ return((first, env_var('NTM_MAX_MONTH', '') or first)) }}
 {% endmacro %}
 
+{# An incremental build given `value` (a month): the value first, since unit tests have no relation
+   for is_incremental() to look at. #}
+{% macro incremental_with(value) %}
+    {{ return(value != '' and is_incremental()) }}
+{% endmacro %}
+
 {% macro month_window_active() %}
-    {# The window first: unit tests have no relation for is_incremental() to look at. #}
-    {{ return(month_window_bounds()[0] != '' and is_incremental()) }}
+    {{ return(incremental_with(month_window_bounds()[0])) }}
 {% endmacro %}
 
 {% macro month_window(column) -%}
@@ -34,13 +39,14 @@
 {%- endmacro %}
 
 {#
-  Pre-hook of the month-incremental models (strategy append): before inserting the rebuilt months,
-  delete the window's rows, or every row on an unwindowed incremental build, so a month whose rows
-  vanished (a commune left the roster) does not keep stale rows.
+  Pre-hook of the incremental models (strategy append, dbt_project.yml): before inserting the
+  rebuilt rows, delete those `condition` selects (`month_window` or `from_month`: every row on an
+  incremental build without its variables), so rows that vanished (a commune left the roster, a
+  version superseded) are not kept.
 #}
-{% macro clear_month_window(column='thang_ky') %}
+{% macro clear_rows(condition) %}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ month_window(column) }}
+    delete from {{ this }} where {{ condition }}
     {%- else -%}
     select 1
     {%- endif -%}
@@ -80,8 +86,7 @@
   changed model is recreated.
 #}
 {% macro from_month_active() %}
-    {# The variable first: unit tests have no relation for is_incremental() to look at. #}
-    {{ return(env_var('NTM_FROM_MONTH', '') != '' and is_incremental()) }}
+    {{ return(incremental_with(env_var('NTM_FROM_MONTH', ''))) }}
 {% endmacro %}
 
 {% macro from_month(column) -%}
@@ -91,11 +96,3 @@
     true
     {%- endif -%}
 {%- endmacro %}
-
-{% macro clear_from_month(column='thang_ky') %}
-    {%- if is_incremental() -%}
-    delete from {{ this }} where {{ from_month(column) }}
-    {%- else -%}
-    select 1
-    {%- endif -%}
-{% endmacro %}

@@ -31,8 +31,7 @@ from pipelines.lib.dbt import (
     DbtBuildFailed,
     NtmDbtTranslator,
     dbt_build,
-    definition_nodes,
-    definitions_in_place,
+    unchanged_definitions,
     ensure_manifest,
 )
 from pipelines.lib import months
@@ -91,28 +90,28 @@ def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, war
     """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests.
     A changed-months run rebuilds the intermediate models incremental by period from the first month
     received since the last build (lib/months.py `rebuild_from`), and leaves out the seeds and
-    staging views when the project is unchanged and they exist (`definitions_in_place`); any other run builds all."""
-    from_month, exclude = None, None
+    staging views when the project is unchanged and they exist (`unchanged_definitions`); any other
+    run builds all."""
+    from_month, left_out = None, []
     if context.run.tags.get(months.MONTHS_TAG) == months.CHANGED:
         with warehouse.get_connection() as conn:
             from_month, reason = months.rebuild_from(conn, settings.dbt_vars())
-            if from_month is not None and definitions_in_place(conn):
-                exclude = DEFINITIONS_ONLY
+            if from_month is not None:
+                left_out = unchanged_definitions(conn)
         context.log.info(f"intermediate models by period: rebuilding "
                          f"{'from ' + from_month if from_month else 'every month'}: {reason}"
-                         f"{'; seeds and staging views unchanged, left out' if exclude else ''}")
-    if exclude:
-        yield from _left_out(context)
+                         f"{'; seeds and staging views unchanged, left out' if left_out else ''}")
+    yield from _left_out(context, left_out)
     yield from _dbt_build(context, settings, warehouse, from_month=from_month, full_refresh=from_month is None,
-                          exclude=exclude)
+                          exclude=DEFINITIONS_ONLY if left_out else None)
 
 
-def _left_out(context: dg.AssetExecutionContext):
+def _left_out(context: dg.AssetExecutionContext, nodes: list[dict]):
     """Outputs for the seeds and staging views a changed-months run left out as unchanged: they hold
     what a build would re-create, and the steps downstream wait on them (an output not yielded skips
     them). They are roots of the graph, so yielding them first keeps the outputs in dependency order."""
     translator = NtmDbtTranslator()
-    for node in definition_nodes():
+    for node in nodes:
         key = translator.get_asset_key(node)
         if key in context.selected_asset_keys:
             yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),

@@ -30,22 +30,17 @@ MONTHLY_PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2016-01-01", end
 DEFINITIONS_ONLY = "resource_type:seed path:models/staging"
 
 
-def definition_nodes() -> list[dict]:
-    """The manifest's nodes `DEFINITIONS_ONLY` selects."""
+def unchanged_definitions(conn) -> list[dict]:
+    """The manifest's nodes `DEFINITIONS_ONLY` selects, when every one exists in the warehouse `conn`
+    holds; else none. With the project, vars and reference unchanged since the last build
+    (lib/months.py's fingerprint), they hold what a build would re-create (about 2 s of a run's first
+    dbt step), so a changed-months run leaves them out; a missing one makes it build them all."""
     manifest = json.loads(ensure_manifest().read_text("utf-8"))
-    return [node for node in manifest["nodes"].values()
-            if node["resource_type"] == "seed" or node["original_file_path"].startswith("models/staging/")]
-
-
-def definitions_in_place(conn) -> bool:
-    """Every seed and staging view of the project exists in the warehouse `conn` holds. With the
-    project, vars and reference unchanged since the last build (lib/months.py's fingerprint), they
-    hold what a build would re-create (about 2 s of a run's first dbt step), so a changed-months run
-    leaves them out (`DEFINITIONS_ONLY`); a missing one makes it build them all."""
-    wanted = {(node["schema"], node["alias"]) for node in definition_nodes()}
+    nodes = [node for node in manifest["nodes"].values()
+             if node["resource_type"] == "seed" or node["original_file_path"].startswith("models/staging/")]
     present = set(conn.execute("select schema_name, view_name from duckdb_views() where not internal "
                                "union select schema_name, table_name from duckdb_tables()").fetchall())
-    return wanted <= present
+    return nodes if {(node["schema"], node["alias"]) for node in nodes} <= present else []
 
 
 def month_range_tags(first_month: str, last_month: str) -> dict[str, str]:

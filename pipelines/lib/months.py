@@ -106,8 +106,7 @@ class _SinceLastBuild:
     fingerprint: str
     everything: str | None
     previous: tuple | None  # (fingerprint, first_month, last_month) of the last build
-    periods: list[str]
-    starts: list[str]
+    starts: list[str]  # the first month of each period received
 
 
 def _since_last_build(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any]) -> _SinceLastBuild:
@@ -122,7 +121,7 @@ def _since_last_build(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, An
     periods = [ky for (ky,) in conn.execute(
         "select distinct ky_bao_cao from raw.submissions s where ky_bao_cao is not null and not exists "
         "(select 1 from audit.monthly_built_files b where b.file_sha256 = s.file_sha256)").fetchall()]
-    return _SinceLastBuild(current, everything, previous, periods, [period_months(ky)[0] for ky in periods])
+    return _SinceLastBuild(current, everything, previous, [period_months(ky)[0] for ky in periods])
 
 
 def _from_month(since: _SinceLastBuild) -> tuple[str | None, str]:
@@ -130,7 +129,7 @@ def _from_month(since: _SinceLastBuild) -> tuple[str | None, str]:
         return None, since.everything
     if not since.starts:
         return "9999-12", "nothing received since the last build"
-    return min(since.starts), f"{len(since.periods)} new period(s) received"
+    return min(since.starts), f"{len(since.starts)} new period(s) received"
 
 
 def rebuild_from(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -162,7 +161,7 @@ def plan(conn: duckdb.DuckDBPyConnection, dbt_vars: Mapping[str, Any], full: boo
     if every.reason != "full build":
         return every
     starts = list(since.starts)
-    reasons = [f"{len(since.periods)} new period(s) received"] if starts else []
+    reasons = [f"{len(starts)} new period(s) received"] if starts else []
     if previous[2] is None or last > previous[2]:
         starts.append(previous[2] or first)  # from the last month built (rebuilt again: harmless)
         reasons.append(f"months after {previous[2]} to build")
