@@ -113,3 +113,29 @@ def test_the_suites_process_warmed_up_first_is_the_one_the_ingest_takes():
     expectations.warm_up()
     expectations.release_warm()
     assert expectations._WARM is None
+
+
+def test_a_file_the_suites_reject_while_its_rows_go_in_leaves_no_row_behind(home):
+    """The suites judge a chunk in their own process while its rows go in (store._load_chunk): the
+    rows of a file they reject come out again in the same transaction, and the file is quarantined
+    with the suites' error; the other file of the chunk loads whole."""
+    suites = load_suites()
+    suites["submissions"] = {**suites["submissions"], "expectations": [
+        *suites["submissions"]["expectations"],
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "ky_bao_cao", "value_set": ["2020-06"]},
+         "meta": {}, "severity": "critical"}]}
+    (home.landing / "thang6.xlsx").write_bytes(workbook_bytes(a_submission(ky="2020-06")))
+    (home.landing / "thang7.xlsx").write_bytes(workbook_bytes(a_submission(ky="2020-07", ngay_lap="2020-07-25")))
+    with SuitesProcess(suites) as process, duckdb.connect(str(home.warehouse)) as conn:
+        result = ingest_landing(home, conn, validate_batch=process)
+
+    assert result.accepted == ["thang6.xlsx"] and result.rejected == ["thang7.xlsx"]
+    for table in ("submissions", "tieu_chi", "ocop", "tong_hop"):  # the rows both files hold
+        assert query(home.warehouse, f"select distinct file_name from raw.{table}") == [("thang6.xlsx",)], table
+    assert result.rows["submissions"] == 1 and result.rows["tieu_chi"] == query(
+        home.warehouse, "select count(*) from raw.tieu_chi")[0][0]
+    assert query(home.warehouse, "select file_name, status, n_errors from raw.files order by 1") == [
+        ("thang6.xlsx", "accepted", 0), ("thang7.xlsx", "rejected", 1)]
+    assert query(home.warehouse, "select file_name, \"column\", rule, severity from raw.ingest_problems") == [
+        ("thang7.xlsx", "ky_bao_cao", "ge_column_values_to_be_in_set", "error")]
+    assert [p.name for p in home.quarantine.glob("*.xlsx")] and len(list(home.archive.iterdir())) == 1

@@ -196,9 +196,10 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
 
     Each file is parsed in a worker (worker.py, within `limits`, default `Limits.from_env()`), then
     checked against the reference and its receipt time (reference_rules.py, as `ntm validate` does).
-    `validate_batch(parsed_files, tables)` may add problems to a chunk's files before loading (the
-    Great Expectations suites, `expectations.SuitesProcess`, once per chunk); `tables` holds each raw
-    table's rows of the chunk (`table_rows`). A file with any error is quarantined whole. Each chunk
+    `validate_batch(parsed_files, tables)` may add problems to a chunk's files before its commit (the
+    Great Expectations suites, `expectations.SuitesProcess`, once per chunk, judging in their own
+    process while the chunk's rows go in: `_load_chunk`); `tables` holds each raw table's rows of the
+    chunk (`table_rows`). A file with any error is quarantined whole. Each chunk
     loads in one transaction and its files move after the commit: a crash part-way leaves the
     loaded chunks loaded and their files stored, the rest in `landing/` with nothing of them loaded.
     Every rule looks at one file (the suites' uniqueness too: submission ids carry their file's
@@ -251,19 +252,19 @@ def _ingest_chunk(paths, conn, files, parsed_files, known, received, reference, 
             batch.append((path, parsed, arrived_at))
     readable = [(path, parsed) for path, parsed, _ in batch if not parsed.has_errors]
     tables = {table: table_rows(table, [parsed for _, parsed in readable]) for table in raw_schema.DATA_TABLES}
-    if validate_batch is not None:
-        validate_batch([parsed for _, parsed in readable], tables)
+    verdict = _Verdict(validate_batch, [parsed for _, parsed in readable], tables)
 
     now = dt.datetime.now().replace(microsecond=0)
     while True:
-        stored_paths, file_rows, problem_rows, loaded = _batch_rows(paths, batch, readable, tables, now)
         try:
-            _load(conn, file_rows, problem_rows, loaded)
+            stored_paths, loaded = _load_chunk(conn, paths, batch, readable, tables, now, verdict)
             break
         except duckdb.Error as error:
             # Rows the database refuses (a value no cast takes, a constraint): find the files whose
             # rows fail on their own, quarantine them, and load the chunk again without them.
-            failing = [i for i in _failing_files(conn, batch, file_rows, problem_rows, loaded)
+            verdict.wait()
+            file_rows, problem_rows = _file_rows(paths, batch, now)[1:]
+            failing = [i for i in _failing_files(conn, batch, file_rows, problem_rows, _data_rows(readable, tables))
                        if not batch[i][1].has_errors]
             if not failing:
                 raise
@@ -294,9 +295,28 @@ def _mtime(path: Path) -> dt.datetime | None:
         return None
 
 
-def _batch_rows(paths: HomePaths, batch, readable, tables: dict, now: dt.datetime):
-    """Where each file goes, its raw.files and raw.ingest_problems rows, and the rows of the raw
-    tables from the files still accepted, each with its file's lineage."""
+class _Verdict:
+    """The suites' verdict on a chunk (`validate_batch`), started at once and waited for once:
+    `validate_batch.submit(files, tables)` when it has one (expectations.SuitesProcess: the suites
+    judge in their own process while the rows go in), else `validate_batch(files, tables)` itself,
+    called when waited for."""
+
+    def __init__(self, validate_batch, parsed_files: list[ParsedFile], tables: dict):
+        if validate_batch is None:
+            self._wait = None
+        elif hasattr(validate_batch, "submit"):
+            self._wait = validate_batch.submit(parsed_files, tables)
+        else:
+            self._wait = lambda: validate_batch(parsed_files, tables)
+
+    def wait(self) -> None:
+        wait, self._wait = self._wait, None
+        if wait is not None:
+            wait()
+
+
+def _file_rows(paths: HomePaths, batch, now: dt.datetime):
+    """Where each file goes, and its raw.files and raw.ingest_problems rows."""
     stored_paths = [archive_path(paths, parsed.sha256, path.name) if not parsed.has_errors
                     else quarantine_path(paths, parsed.sha256, path.name) for path, parsed, _ in batch]
     file_rows, problem_rows = [], []
@@ -312,7 +332,12 @@ def _batch_rows(paths: HomePaths, batch, readable, tables: dict, now: dt.datetim
                               column=p.column, rule=p.rule, severity=p.severity, message=p.message,
                               ma_xa=p.ma_xa, ky_bao_cao=p.ky_bao_cao, found_at=now)
                          for p in parsed.problems]
-    # Rows of files rejected after parsing (suites, reference, load) are dropped; each row then gets its file's lineage.
+    return stored_paths, file_rows, problem_rows
+
+
+def _data_rows(readable, tables: dict) -> dict:
+    """The rows of the raw tables from the files still accepted, each with its file's lineage."""
+    # Rows of files rejected after parsing (suites, reference, load) are dropped.
     accepted = pa.array([not parsed.has_errors for _, parsed in readable], pa.bool_())
     shas = pa.array([parsed.sha256 for _, parsed in readable], pa.string())
     names = pa.array([path.name for path, _ in readable], pa.string())
@@ -328,32 +353,55 @@ def _batch_rows(paths: HomePaths, batch, readable, tables: dict, now: dt.datetim
         loaded[table] = rows.drop_columns("_file").append_column(
             "file_sha256", pa.DictionaryArray.from_arrays(files, shas)).append_column(
             "file_name", pa.DictionaryArray.from_arrays(files, names))
-    return stored_paths, file_rows, problem_rows, loaded
+    return loaded
 
 
-def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict], problem_rows: list[dict], tables: dict,
-          keep: bool = True) -> None:
+def _load_chunk(conn, paths: HomePaths, batch, readable, tables: dict, now: dt.datetime, verdict: _Verdict):
+    """The chunk in one transaction. The rows of the files accepted so far go in while the suites
+    judge them (`verdict`); the rows of a file the verdict rejects come out again before the files'
+    and problems' rows go in and the transaction commits. Returns where each file goes and the rows
+    loaded per table."""
+    stored_paths: list[Path] = []
+
+    def after_rows(loaded: dict) -> tuple[list[dict], list[dict], dict]:
+        nonlocal stored_paths
+        verdict.wait()
+        rejected = [parsed.sha256 for _, parsed in readable if parsed.has_errors]
+        if rejected:
+            for table in loaded:
+                conn.execute(f"delete from raw.{table} where file_sha256 in (select unnest(?))", [rejected])
+            loaded = _data_rows(readable, tables)
+        stored_paths, file_rows, problem_rows = _file_rows(paths, batch, now)
+        return file_rows, problem_rows, loaded
+
+    loaded = _load(conn, None, None, _data_rows(readable, tables), after_rows=after_rows)
+    return stored_paths, loaded
+
+
+def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict] | None, problem_rows: list[dict] | None,
+          tables: dict, keep: bool = True, after_rows=None) -> dict:
     """Every row in one transaction: committed, or with `keep=False` rolled back (a trial load).
+    The raw tables' rows go in first; `after_rows(tables)`, when given, then returns the files'
+    and problems' rows and the tables' rows that stay. Returns those tables' rows.
     Raw rows carry their lineage, so their order in storage means nothing: DuckDB need not keep it,
     which makes the insert of a national chunk markedly faster."""
     conn.execute("set preserve_insertion_order = false")
     try:
-        _load_rows(conn, file_rows, problem_rows, tables, keep)
+        conn.execute("begin transaction")
+        try:
+            for table, rows in tables.items():
+                _insert(conn, table, rows)
+            if after_rows is not None:
+                file_rows, problem_rows, tables = after_rows(tables)
+            _insert(conn, "files", raw_schema.records_table("files", file_rows))
+            _insert(conn, "ingest_problems", raw_schema.records_table("ingest_problems", problem_rows))
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        conn.execute("commit" if keep else "rollback")
+        return tables
     finally:
         conn.execute("reset preserve_insertion_order")
-
-
-def _load_rows(conn, file_rows, problem_rows, tables, keep) -> None:
-    conn.execute("begin transaction")
-    try:
-        _insert(conn, "files", raw_schema.records_table("files", file_rows))
-        _insert(conn, "ingest_problems", raw_schema.records_table("ingest_problems", problem_rows))
-        for table, rows in tables.items():
-            _insert(conn, table, rows)
-    except BaseException:
-        conn.execute("rollback")
-        raise
-    conn.execute("commit" if keep else "rollback")
 
 
 def _failing_files(conn, batch, file_rows, problem_rows, tables) -> list[int]:

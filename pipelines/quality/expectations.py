@@ -72,26 +72,43 @@ class SuitesProcess:
         self.results: list[SuiteResult] = []
 
     def __call__(self, parsed_files: list[ParsedFile], tables: dict) -> list[SuiteResult]:
+        return self.submit(parsed_files, tables)()
+
+    def submit(self, parsed_files: list[ParsedFile], tables: dict):
+        """Send the chunk to the suites' process and return at once; the returned function waits for
+        the verdict, adds its problems to the files and returns the results. The ingest loads the
+        chunk's rows meanwhile (store.py), so the suites' seconds overlap the insert."""
         request = _request(tables, self.suites)
         if not request:  # nothing new (a rerun): no need to wait for the import
-            return []
+            return lambda: []
         try:
             self._conn.send((request, self.suites))
-            outcome = self._conn.recv()
         except (EOFError, OSError):
-            outcome = "the Great Expectations process ended before answering"
-        if isinstance(outcome, str):
-            # The suites could not judge the batch: no file of it is accepted unchecked.
-            last = outcome.strip().splitlines()[-1] if outcome.strip() else "failed"
-            for parsed in parsed_files:
-                parsed.problems.append(Problem(
-                    parsed.name, None, None, None, "ge_error",
-                    f"Không chạy được bộ kiểm tra Great Expectations (the expectation suites could not run: {last}); "
-                    "tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
-            return []
-        results = _problems(parsed_files, tables, self.suites, outcome)
-        self.results.extend(results)
-        return results
+            return lambda: self._unjudged(parsed_files, "the Great Expectations process ended before answering")
+        del request
+
+        def wait() -> list[SuiteResult]:
+            try:
+                outcome = self._conn.recv()
+            except (EOFError, OSError):
+                outcome = "the Great Expectations process ended before answering"
+            if isinstance(outcome, str):
+                return self._unjudged(parsed_files, outcome)
+            results = _problems(parsed_files, tables, self.suites, outcome)
+            self.results.extend(results)
+            return results
+        return wait
+
+    @staticmethod
+    def _unjudged(parsed_files: list[ParsedFile], outcome: str) -> list[SuiteResult]:
+        """The suites could not judge the batch: no file of it is accepted unchecked."""
+        last = outcome.strip().splitlines()[-1] if outcome.strip() else "failed"
+        for parsed in parsed_files:
+            parsed.problems.append(Problem(
+                parsed.name, None, None, None, "ge_error",
+                f"Không chạy được bộ kiểm tra Great Expectations (the expectation suites could not run: {last}); "
+                "tệp chưa được kiểm tra nên không nhận (not accepted unchecked)", "error"))
+        return []
 
     @classmethod
     def take(cls) -> "SuitesProcess":
