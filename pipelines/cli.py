@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import getpass
 import json
 import os
@@ -69,11 +71,12 @@ def _execute(paths: HomePaths, verbose: bool, months: tuple[str, str] | None, fu
     job = build_definitions(paths.home).resolve_job_def(PIPELINE_JOB)
     instance = dg.DagsterInstance.get() if _dagster_home_set() else dg.DagsterInstance.ephemeral()
     log_level = "INFO" if verbose else "WARNING"
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags=month_range_tags(*months) if months else full_build_tags() if full else changed_months_tags(),
-    )
+    with _long_lived_heap():
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags=month_range_tags(*months) if months else full_build_tags() if full else changed_months_tags(),
+        )
     materialized = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     published = dg.AssetKey("published_warehouse") in materialized
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_open_errors"]
@@ -84,6 +87,23 @@ def _execute(paths: HomePaths, verbose: bool, months: tuple[str, str] | None, fu
     if withheld:
         return EXIT_WITHHELD
     return EXIT_FAILURE
+
+
+@contextlib.contextmanager
+def _long_lived_heap():
+    """The modules, the definitions and dbt's parse live as long as the run: the garbage collector
+    leaves them out of its passes (`gc.freeze`), which otherwise scan them again and again (seconds of
+    a national run). Collectable again afterwards, DuckDB's objects among them (one still frozen at
+    exit is reported leaked)."""
+    from pipelines.lib import dbt
+
+    gc.freeze()
+    dbt.FREEZE_AFTER_PARSE = True
+    try:
+        yield
+    finally:
+        dbt.FREEZE_AFTER_PARSE = False
+        gc.unfreeze()
 
 
 def _dagster_home_set() -> bool:

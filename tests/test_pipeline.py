@@ -1,5 +1,6 @@
 """The whole pipeline on the tracked sample: ingest → dbt → audit → publish."""
 
+import gc
 import json
 
 from tests.conftest import copy_sample, query
@@ -65,6 +66,7 @@ def test_files_are_archived_by_content_hash_and_landing_is_empty(demo_home):
 def test_rerun_with_the_same_files_changes_nothing(home, run):
     copy_sample(home)
     assert run(home) == 0
+    assert gc.get_freeze_count() == 0  # the run's frozen heap (cli.py) is collectable again after it
     before = query(home.warehouse, "select count(*) from raw.tieu_chi")[0][0]
     copy_sample(home)  # the same bytes delivered again
     assert run(home) == 0

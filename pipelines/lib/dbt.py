@@ -4,6 +4,7 @@ the one way dbt runs: `run_dbt` inside the calling process (`dbt_build` for the 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import subprocess
@@ -254,6 +255,11 @@ def _dbt_build_cli(context, args, dbt_vars, target_path, environment) -> tuple[l
 PARSED_MANIFESTS: dict[tuple[str, ...], tuple[float, Any]] = {}
 
 
+# Set by `ntm run` for its run alone (cli.py `_long_lived_heap`); a long-lived process (the UI's code
+# server, a test session) keeps its parses collectable, since a changed project replaces them.
+FREEZE_AFTER_PARSE = False
+
+
 def parsed_manifest(common_args: list[str]):
     """The project parsed with these arguments (vars, target), kept for this process while the
     project's files are unchanged: a run's three dbt steps share one parse instead of loading and
@@ -270,4 +276,6 @@ def parsed_manifest(common_args: list[str]):
     if not outcome.success:
         raise DbtBuildFailed(f"dbt parse failed: {outcome.exception}")
     PARSED_MANIFESTS[key] = (newest, outcome.result)
+    if FREEZE_AFTER_PARSE:  # `ntm run` (cli.py): the parse lives as long as the run, no collection need scan it
+        gc.freeze()
     return outcome.result
