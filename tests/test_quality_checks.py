@@ -303,3 +303,20 @@ def test_the_report_puts_what_blocked_first_then_warnings_then_completeness(plan
     parser = Tags()
     parser.feed(page)
     assert parser.open == []
+
+
+def test_the_completeness_chart_colours_each_figure_against_the_target_and_draws_no_missing_one():
+    from pipelines.publish.quality_charts import ERROR, OK, completeness_colour, completeness_heatmap
+
+    assert (completeness_colour(0, 90), completeness_colour(90, 90), completeness_colour(100, 90)) == (
+        ERROR, "#fff3e0", OK)
+    below, above = completeness_colour(45, 90), completeness_colour(95, 90)
+    assert int(below[1:3], 16) > int(below[3:5], 16) and int(above[3:5], 16) > int(above[1:3], 16)  # red, green
+    chart = completeness_heatmap([
+        {"ma_don_vi": "19", "ten_don_vi": "Tỉnh Thái Nguyên", "ky": "2025-05", "ty_le_day_du": 45.0},
+        {"ma_don_vi": "19", "ten_don_vi": "Tỉnh Thái Nguyên", "ky": "2025-06", "ty_le_day_du": None},
+        {"ma_don_vi": "04", "ten_don_vi": None, "ky": "2025-06", "ty_le_day_du": 95.0}], 90)
+    assert [row["name"] for row in chart["rows"]] == ["04 (04)", "Tỉnh Thái Nguyên (19)"]
+    assert [column["name"] for column in chart["columns"]] == ["2025-05", "2025-06"]
+    assert sorted((cell["text"], cell["colour"]) for cell in chart["cells"]) == [
+        ("04, 2025-06: 95%", above), ("Tỉnh Thái Nguyên, 2025-05: 45%", below)]

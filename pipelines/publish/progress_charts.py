@@ -4,7 +4,7 @@ environment (`progress.draw_chart`). Each layout names its macro (`draw`).
 
 A province's report is made after every publication that changes its rows, 34 to 63 of them for a
 national month, so its charts are drawn without matplotlib (whose four figures took 0.25 s a report,
-most of its cost). The quality report, made once a run, keeps matplotlib (`charts.py`).
+most of its cost). The quality report's charts are drawn the same way (`quality_charts.py`).
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ def recognised_by_month(months: list[dict], fmt) -> dict:
             "axis": "số xã đạt chuẩn", "label": "Số xã đạt chuẩn NTM theo tháng"}
 
 
-def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str) -> dict:
+def horizontal_bars(items: list[tuple[str, float]], fmt, label: str, colour: str, char: float = _CHAR) -> dict:
     """One bar per (label, value), top to bottom, each carrying its number: the criteria bands,
-    OCOP stars."""
+    OCOP stars; `char` is a label character's width in pixels (wider for capitals)."""
     longest = max((len(name) for name, _ in items), default=4)
-    left, top, row = 12 + _CHAR * longest, 8, 26
+    left, top, row = 12 + char * longest, 8, 26
     length = 620 - left - 60
     values = [value or 0 for _, value in items]
     most = max(values + [1])

@@ -4,7 +4,7 @@ Order of reading: whether publication was withheld and by which checks; the ongo
 unit and check, with since, last seen and how many periods), the blocking ones first and a short top
 list before the rest; the claims table (claimed against computed, source file and row, difference);
 open issues over recent runs; completeness and timeliness by province, district and commune.
-The page is rendered by Jinja2 (autoescaped) with charts as inline SVG (matplotlib, `charts.py`):
+The page is rendered by Jinja2 (autoescaped) with charts as inline SVG (`quality_charts.py`):
 no script and no external resource, so it opens from a file or an e-mail attachment. Every issue
 stays queryable in `quality_issues`; the JSON holds the page's content, grouped, so it stays small.
 """
@@ -183,12 +183,17 @@ def render_html(report: dict) -> str:
     environment.filters["so"] = _number
     groups = report["ongoing"]
     blocking = [g for g in groups if g["muc_do"] == "error" and g["trang_thai"] == "open"]
+    macros = environment.get_template("quality_charts.svg.j2").module
+
+    def draw(layout: dict | None) -> str:
+        return str(getattr(macros, layout["draw"])(layout)) if layout else ""
+
     charts = {
-        "blocking": quality_charts.issues_by_check(report["blocking_by_check"], "Lỗi chặn theo mã kiểm tra"),
-        "warnings": quality_charts.issues_by_check(report["warnings_by_check"], "Cảnh báo theo mã kiểm tra"),
-        "runs": quality_charts.issues_over_runs(report["runs"]),
-        "completeness": quality_charts.completeness_heatmap(report["completeness_history"],
-                                                            report["completeness_target"]),
+        "blocking": draw(quality_charts.issues_by_check(report["blocking_by_check"], "Lỗi chặn theo mã kiểm tra")),
+        "warnings": draw(quality_charts.issues_by_check(report["warnings_by_check"], "Cảnh báo theo mã kiểm tra")),
+        "runs": draw(quality_charts.issues_over_runs(report["runs"])),
+        "completeness": draw(quality_charts.completeness_heatmap(report["completeness_history"],
+                                                                 report["completeness_target"])),
     }
     return environment.get_template("quality.html.j2").render(
         report=report, s=report["summary"], charts=charts, blocking=blocking,
