@@ -141,14 +141,23 @@ def last_window(home: Path) -> tuple[tuple[str, str] | None, str | None]:
 def sql_floor(home: Path, window: tuple[str, str] | None, from_month: str | None = None) -> float:
     """Every dbt model's compiled SQL straight in DuckDB, in dbt's order, on a copy of the warehouse;
     the month-incremental models compiled for `window`, the months the run rebuilt, and the
-    intermediate models by period for `from_month`."""
-    from pipelines.lib.dbt import run_dbt
+    intermediate models by period for `from_month`. A run that rebuilt from a month left out the
+    models of the unchanged seeds and reference (lib/dbt.py `unchanged_definitions`): so does the
+    floor, doing the same work."""
+    import duckdb
+
+    from pipelines.lib.dbt import left_out_selector, run_dbt, unchanged_definitions
     from warehouse import built_models, floor
 
     target = home / ".bench-floor-target"
     environment = {"NTM_MIN_MONTH": window[0] if window else None, "NTM_MAX_MONTH": window[1] if window else None,
                    "NTM_FROM_MONTH": from_month}
-    outcome = run_dbt(["compile", "--select", "resource_type:model"],
+    left_out = []
+    if from_month is not None:
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+            left_out = unchanged_definitions(conn)
+    outcome = run_dbt(["compile", "--select", "resource_type:model",
+                       *(["--exclude", left_out_selector(left_out)] if left_out else [])],
                       {"warehouse_path": str(home / "warehouse.duckdb")}, target, environment)
     if not outcome.success:
         raise SystemExit(f"dbt compile failed: {outcome.exception}")

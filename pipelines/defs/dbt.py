@@ -25,12 +25,12 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.lib.dbt import (
     DBT_PROJECT,
-    DEFINITIONS_ONLY,
     MONTHLY_PARTITIONS,
     MONTHLY_SELECTOR,
     DbtBuildFailed,
     NtmDbtTranslator,
     dbt_build,
+    left_out_selector,
     unchanged_definitions,
     ensure_manifest,
 )
@@ -89,9 +89,9 @@ def _dbt_build(context: dg.AssetExecutionContext, settings: NtmSettings, warehou
 def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, warehouse: DuckDBResource):
     """`dbt build` of seeds, staging, intermediate models and dimensions, each followed by its tests.
     A changed-months run rebuilds the intermediate models incremental by period from the first month
-    received since the last build (lib/months.py `rebuild_from`), and leaves out the seeds and
-    staging views when the project is unchanged and they exist (`unchanged_definitions`); any other
-    run builds all."""
+    received since the last build (lib/months.py `rebuild_from`), and leaves out the seeds, staging
+    views and the models that read only seeds and the reference when the project, vars and reference
+    are unchanged and they exist (`unchanged_definitions`); any other run builds all."""
     from_month, left_out = None, []
     if context.run.tags.get(months.MONTHS_TAG) == months.CHANGED:
         with warehouse.get_connection() as conn:
@@ -100,16 +100,17 @@ def ntm_dbt_models(context: dg.AssetExecutionContext, settings: NtmSettings, war
                 left_out = unchanged_definitions(conn)
         context.log.info(f"intermediate models by period: rebuilding "
                          f"{'from ' + from_month if from_month else 'every month'}: {reason}"
-                         f"{'; seeds and staging views unchanged, left out' if left_out else ''}")
+                         f"{'; seeds, staging views and models of the reference unchanged, left out: ' + str(len(left_out)) if left_out else ''}")
     yield from _left_out(context, left_out)
     yield from _dbt_build(context, settings, warehouse, from_month=from_month, full_refresh=from_month is None,
-                          exclude=DEFINITIONS_ONLY if left_out else None)
+                          exclude=left_out_selector(left_out) if left_out else None)
 
 
 def _left_out(context: dg.AssetExecutionContext, nodes: list[dict]):
-    """Outputs for the seeds and staging views a changed-months run left out as unchanged: they hold
-    what a build would re-create, and the steps downstream wait on them (an output not yielded skips
-    them). They are roots of the graph, so yielding them first keeps the outputs in dependency order."""
+    """Outputs for the nodes a changed-months run left out as unchanged: they hold what a build would
+    re-create, and the steps downstream wait on them (an output not yielded skips them). Every node
+    they depend on is left out too (`unchanged_definitions`), in dependency order, so yielding them
+    first keeps the outputs in dependency order."""
     translator = NtmDbtTranslator()
     for node in nodes:
         key = translator.get_asset_key(node)
