@@ -346,3 +346,19 @@ def test_the_charts_place_every_commune_and_bar_inside_their_frames():
     assert widths[0] == pytest.approx(4 * widths[1], abs=0.5) and widths[2] == 0
     assert "4 sao <b>" in [t.text for t in bars.iter() if t.tag.endswith("text")]  # text, not markup
     assert charts.nice_ticks(0, 115) == [0, 25, 50, 75, 100] and charts.nice_ticks(105.61, 106.23, 4) == [105.8, 106.0, 106.2]
+
+
+def test_the_map_places_communes_at_the_centres_the_published_units_hold(demo_home):
+    """Coordinates come from dim_admin_unit (vietnamadminunits' centres, loaded with the reference),
+    so a report needs no import of the package: every commune of Thái Nguyên is placed, inside it."""
+    import duckdb
+
+    from pipelines.publish.progress_data import load
+
+    with duckdb.connect(str(demo_home.published_db), read_only=True) as conn:
+        data = load(conn, "tinh", thai_nguyen_code(), TU, DEN)
+        held = dict(((ma_xa, (lat, lon)) for ma_xa, lat, lon in conn.execute(
+            "select ma_xa, vi_do, kinh_do from dim_admin_unit where era = 'legacy'").fetchall()))
+    assert data.communes and all(c["vi_do"] is not None for c in data.communes)
+    assert all(21.2 < c["vi_do"] < 22.1 and 105.4 < c["kinh_do"] < 106.3 for c in data.communes)
+    assert all(held[c["ma_xa"]] == (c["vi_do"], c["kinh_do"]) for c in data.communes)

@@ -25,7 +25,11 @@ def admin_units(context: dg.AssetExecutionContext, settings: NtmSettings, wareho
         conn.execute("create schema if not exists ref")
         conn.execute("create table if not exists ref.meta (name varchar primary key, value varchar)")
         loaded = conn.execute("select value from ref.meta where name = 'vietnamadminunits'").fetchone()
-        if loaded is None or loaded[0] != version:  # reload only when the package changes
+        # Reload only when the package changes, or the table predates a column (the coordinates).
+        columns = {name for (name,) in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'ref' and table_name = 'admin_units'").fetchall()}
+        if loaded is None or loaded[0] != version or not set(units.UNIT_COLUMNS) <= columns:
             for table, frame in (("admin_units", units.admin_units()), ("admin_unit_crosswalk", units.crosswalk())):
                 conn.register("incoming", frame)
                 conn.execute(f"create or replace table ref.{table} as select * from incoming")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import duckdb
 
@@ -187,26 +186,20 @@ def _sub_units(conn, cap: str, code: str, tu: str, den: str, era: str) -> tuple[
     return sub_cap, table
 
 
-@lru_cache(maxsize=2)
-def _coordinates(era: str) -> dict[str, tuple[float, float]]:
-    """Commune code → (lat, lon) from the coordinates `vietnamadminunits` ships, for one era."""
-    from vietnamadminunits.database import query
-
-    table = "admin_units_legacy" if era == rules.LEGACY else "admin_units"
-    return {row["wardCode"]: (row["wardLat"], row["wardLon"])
-            for row in query(f"select wardCode, wardLat, wardLon from {table} where wardCode is not null")
-            if row["wardLat"] is not None and row["wardLon"] is not None}
-
-
-def _communes(conn, cap: str, code: str, den: str, era: str) -> list[dict]:
-    rows = _rows(conn, f"""select ma_xa, ten_xa, ma_huyen, ten_huyen, ma_tinh, ten_tinh, danh_hieu, bac_danh_hieu,
-                                  so_tieu_chi_dat, so_tieu_chi_bo, co_bao_cao
-                           from fct_commune_month where thang = $den and {_unit_filter(cap)}
-                           order by ma_tinh, ma_huyen, ma_xa""", {"code": code, "den": den})
-    coordinates = _coordinates(era)
+def _communes(conn, cap: str, code: str, den: str) -> list[dict]:
+    """The unit's communes at `den` with their title and criteria, and their centre's coordinates from
+    dim_admin_unit (None for a copy published before it held them: the map then leaves them out)."""
+    located = bool(conn.execute("select count(*) from information_schema.columns where table_name = "
+                                "'dim_admin_unit' and column_name = 'vi_do'").fetchone()[0])
+    rows = _rows(conn, f"""select c.ma_xa, c.ten_xa, c.ma_huyen, c.ten_huyen, c.ma_tinh, c.ten_tinh, c.danh_hieu,
+                                  c.bac_danh_hieu, c.so_tieu_chi_dat, c.so_tieu_chi_bo, c.co_bao_cao,
+                                  {'u.vi_do, u.kinh_do' if located else 'null as vi_do, null as kinh_do'}
+                           from fct_commune_month as c
+                           {'left join dim_admin_unit as u on u.era = c.era and u.ma_xa = c.ma_xa' if located else ''}
+                           where c.thang = $den and {_unit_filter(cap, 'c')}
+                           order by c.ma_tinh, c.ma_huyen, c.ma_xa""", {"code": code, "den": den})
     for row in rows:
         row["so_tieu_chi_dat"] = _number(row["so_tieu_chi_dat"])
-        row["vi_do"], row["kinh_do"] = coordinates.get(row["ma_xa"], (None, None))
     return rows
 
 
@@ -238,7 +231,7 @@ def load(conn: duckdb.DuckDBPyConnection, cap: str, code: str, tu: str, den: str
         cap=cap, ma_don_vi=code, ten_don_vi=stock_row.get("ten_don_vi") or code, tu=tu, den=den, era=era,
         values={name: values.get(name) for name in METRICS}, claims=_claims(conn, cap, code, tu, den),
         months=[{"thang": m["thang"], **{k: _number(m.get(k)) for k in STOCKS + FLOWS}} for m in months],
-        sub_units=sub_units, sub_unit_cap=sub_cap, communes=_communes(conn, cap, code, den, era),
+        sub_units=sub_units, sub_unit_cap=sub_cap, communes=_communes(conn, cap, code, den),
         published_at=str(manifest[0].get("published_at") or ""), run_id=str(manifest[0].get("run_id") or ""),
     )
 

@@ -24,9 +24,9 @@ def query(sql: str) -> list[dict]:
 
 LEGACY, REFORM_2025 = rules.LEGACY, rules.REFORM_2025
 
-_UNIT_COLUMNS = [
+UNIT_COLUMNS = [
     "era", "ma_xa", "ten_xa", "loai_xa", "ma_huyen", "ten_huyen", "loai_huyen",
-    "ma_tinh", "ten_tinh", "valid_from", "valid_to", "name_key",
+    "ma_tinh", "ten_tinh", "valid_from", "valid_to", "name_key", "vi_do", "kinh_do",
 ]
 
 
@@ -39,14 +39,14 @@ def admin_units() -> pd.DataFrame:
     legacy = pd.DataFrame(query(
         "select wardCode as ma_xa, ward as ten_xa, wardType as loai_xa,"
         " districtCode as ma_huyen, district as ten_huyen, districtType as loai_huyen,"
-        " provinceCode as ma_tinh, province as ten_tinh"
+        " provinceCode as ma_tinh, province as ten_tinh, wardLat as vi_do, wardLon as kinh_do"
         " from admin_units_legacy where wardCode is not null"
     ))
     eras = {row["era"]: row for row in rules.admin_eras()}
     legacy["era"], legacy["valid_from"], legacy["valid_to"] = LEGACY, None, eras[LEGACY]["den_ngay"]
     current = pd.DataFrame(query(
         "select wardCode as ma_xa, ward as ten_xa, wardType as loai_xa,"
-        " provinceCode as ma_tinh, province as ten_tinh"
+        " provinceCode as ma_tinh, province as ten_tinh, wardLat as vi_do, wardLon as kinh_do"
         " from admin_units"
     ))
     current["era"], current["valid_from"], current["valid_to"] = REFORM_2025, eras[REFORM_2025]["tu_ngay"], None
@@ -55,7 +55,7 @@ def admin_units() -> pd.DataFrame:
     units = pd.concat([legacy, current], ignore_index=True)
     # Our own fold, not the package's wardShortKey, which keeps diacritics or adds suffixes for some units.
     units["name_key"] = units["ten_xa"].map(commune_name_key)
-    units = units[_UNIT_COLUMNS]
+    units = units[UNIT_COLUMNS]
     # The package lists a handful of legacy communes twice (same code, same unit): keep one.
     return units.drop_duplicates(subset=["era", "ma_xa"], keep="first").reset_index(drop=True)
 

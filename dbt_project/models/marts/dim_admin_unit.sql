@@ -12,6 +12,8 @@ select
     u.ten_tinh,
     u.valid_from,
     u.valid_to,
+    u.vi_do,
+    u.kinh_do,
     x.ma_xa_moi as ma_xa_2025,
     x.ma_tinh_moi as ma_tinh_2025,
     coalesce(x.is_divided, false) as bi_chia_tach

@@ -13,7 +13,9 @@ renamed as (
         ten_tinh,
         try_cast(valid_from as date) as valid_from,
         try_cast(valid_to as date) as valid_to,
-        name_key
+        name_key,
+        cast(vi_do as double) as vi_do,
+        cast(kinh_do as double) as kinh_do
     from source
 )
 
