@@ -95,14 +95,13 @@ def _long_lived_heap():
     leaves them out of its passes (`gc.freeze`), which otherwise scan them again and again (seconds of
     a national run). Collectable again afterwards, DuckDB's objects among them (one still frozen at
     exit is reported leaked)."""
-    from pipelines.lib import dbt
+    from pipelines.lib.dbt import parses_live_for_the_run
 
     gc.freeze()
-    dbt.FREEZE_AFTER_PARSE = True
     try:
-        yield
+        with parses_live_for_the_run():
+            yield
     finally:
-        dbt.FREEZE_AFTER_PARSE = False
         gc.unfreeze()
 
 
@@ -331,35 +330,38 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
+    finished = None
     if argv is None and args.func in (cmd_run, cmd_demo):  # the console script, not a caller in Python
-        _skip_teardown_at_exit()
+        finished = _skip_teardown_at_exit()
     code = args.func(args)
-    _EXIT_CODE.append(code)
+    if finished is not None:
+        finished(code)
     return code
 
 
-_EXIT_CODE: list[int] = []
-
-
-def _skip_teardown_at_exit() -> None:
+def _skip_teardown_at_exit():
     """End the process once the exit handlers registered after this one have run (the parsing
     workers', the suites' process, multiprocessing's: they run in reverse order, so this one runs
     last), without the interpreter's teardown. Freeing a national run's heap object by object takes
     about 2 s; the system takes the memory back at once. By then the run has committed, published
-    and closed its databases. After an exception (no exit code recorded) the exit is the usual one."""
+    and closed its databases. Returns the function that records the exit code; after an exception
+    (none recorded) the exit is the usual one."""
     import atexit
 
+    code: list[int] = []
+
     def finish() -> None:
-        if not _EXIT_CODE:
+        if not code:
             return
         import logging
 
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(_EXIT_CODE[-1])
+        os._exit(code[0])
 
     atexit.register(finish)
+    return code.append
 
 
 if __name__ == "__main__":

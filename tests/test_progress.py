@@ -362,3 +362,13 @@ def test_the_map_places_communes_at_the_centres_the_published_units_hold(demo_ho
     assert data.communes and all(c["vi_do"] is not None for c in data.communes)
     assert all(21.2 < c["vi_do"] < 22.1 and 105.4 < c["kinh_do"] < 106.3 for c in data.communes)
     assert all(held[c["ma_xa"]] == (c["vi_do"], c["kinh_do"]) for c in data.communes)
+
+    # Across the reform: Huế's 2025 year (January-June through the roll-up) ends on the 2025 units,
+    # placed at their own centres, not at those of the legacy communes that had the same codes.
+    with duckdb.connect(str(demo_home.published_db), read_only=True) as conn:
+        hue = load(conn, "tinh", "46", "2025-01", "2025-12")
+        centres = {(era, ma_xa): (lat, lon) for era, ma_xa, lat, lon in conn.execute(
+            "select era, ma_xa, vi_do, kinh_do from dim_admin_unit").fetchall()}
+    assert hue.communes and all(centres["reform2025", c["ma_xa"]] == (c["vi_do"], c["kinh_do"]) for c in hue.communes)
+    assert any(centres.get(("legacy", c["ma_xa"]), (c["vi_do"], c["kinh_do"])) != (c["vi_do"], c["kinh_do"])
+               for c in hue.communes)  # a code both eras use, at two places

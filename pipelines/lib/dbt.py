@@ -35,36 +35,19 @@ def unchanged_definitions(conn) -> list[dict]:
     would re-create, as their tests found (about 3 s of a national month's first dbt step). A model
     a test shares with a node that is built stays built, so no test of built rows is left out."""
     manifest = json.loads(ensure_manifest().read_text("utf-8"))
-    nodes = manifest["nodes"]
-    raw = {uid for uid, source in manifest["sources"].items() if source["source_name"] == "raw"}
-    above: dict[tuple[str, str], bool] = {}
-
-    def below(uid: str, mark) -> bool:
-        """Whether `uid` is, or descends from, a node `mark` accepts."""
-        if (uid, mark.__name__) not in above:
-            parents = _parents(nodes[uid]) if uid in nodes else []
-            above[uid, mark.__name__] = mark(uid) or any(below(p, mark) for p in parents)
-        return above[uid, mark.__name__]
-
-    def raw_table(uid: str) -> bool:
-        return uid in raw
-
-    def monthly(uid: str) -> bool:
-        return uid in nodes and "monthly" in nodes[uid]["tags"]
-
+    nodes, children = manifest["nodes"], manifest["child_map"]
+    below_raw = _descendants(children, [uid for uid, source in manifest["sources"].items()
+                                        if source["source_name"] == "raw"])
+    below_monthly = _descendants(children, [uid for uid, node in nodes.items() if "monthly" in node["tags"]])
     kept = {uid for uid, node in nodes.items()
             if node["resource_type"] == "seed"
-            or (node["resource_type"] == "model" and not below(uid, monthly)
-                and (node["original_file_path"].startswith("models/staging/") or not below(uid, raw_table)))}
-    # The first step's tests: those of the later steps read a monthly model.
-    tests = [_parents(node) for uid, node in nodes.items()
-             if node["resource_type"] == "test" and not below(uid, monthly)]
-    changed = True
-    while changed:  # drop what a shared test or a dropped parent ties to the nodes that are built
-        shared = {uid for parents in tests if not set(parents) <= kept for uid in parents} & kept
-        orphaned = {uid for uid in kept if any(p in nodes and p not in kept for p in _parents(nodes[uid]))}
-        changed = bool(shared | orphaned)
-        kept -= shared | orphaned
+            or (node["resource_type"] == "model" and uid not in below_monthly
+                and (node["original_file_path"].startswith("models/staging/") or uid not in below_raw))}
+    # The first step's tests (those of the later steps read a monthly model). A kept node that shares
+    # one with a built node is built, and so is everything it feeds.
+    tests = [_parents(node) for uid, node in nodes.items() if node["resource_type"] == "test" and uid not in below_monthly]
+    while shared := {uid for parents in tests if not set(parents) <= kept for uid in parents} & kept:
+        kept -= _descendants(children, shared)
     chosen = [nodes[uid] for uid in _in_dependency_order(nodes, kept)]
     present = set(conn.execute("select schema_name, view_name from duckdb_views() where not internal "
                                "union select schema_name, table_name from duckdb_tables()").fetchall())
@@ -73,6 +56,17 @@ def unchanged_definitions(conn) -> list[dict]:
 
 def _parents(node: dict) -> list[str]:
     return node.get("depends_on", {}).get("nodes", [])
+
+
+def _descendants(children: dict[str, list[str]], roots) -> set[str]:
+    """`roots` and every node below them in the manifest's child map."""
+    found, stack = set(roots), list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
 
 
 def _in_dependency_order(nodes: dict, chosen: set[str]) -> list[str]:
@@ -306,9 +300,20 @@ def _dbt_build_cli(context, args, dbt_vars, target_path, environment) -> tuple[l
 PARSED_MANIFESTS: dict[tuple[str, ...], tuple[float, Any]] = {}
 
 
-# Set by `ntm run` for its run alone (cli.py `_long_lived_heap`); a long-lived process (the UI's code
-# server, a test session) keeps its parses collectable, since a changed project replaces them.
-FREEZE_AFTER_PARSE = False
+_freeze_parses = False
+
+
+@contextlib.contextmanager
+def parses_live_for_the_run() -> Iterator[None]:
+    """Inside, a parse is frozen (`gc.freeze`) once made: it lives as long as the run, and no garbage
+    collection need scan it again (`ntm run`, cli.py). Outside, a long-lived process (the UI's code
+    server, a test session) keeps its parses collectable, since a changed project replaces them."""
+    global _freeze_parses
+    _freeze_parses = True
+    try:
+        yield
+    finally:
+        _freeze_parses = False
 
 
 def parsed_manifest(common_args: list[str]):
@@ -327,6 +332,6 @@ def parsed_manifest(common_args: list[str]):
     if not outcome.success:
         raise DbtBuildFailed(f"dbt parse failed: {outcome.exception}")
     PARSED_MANIFESTS[key] = (newest, outcome.result)
-    if FREEZE_AFTER_PARSE:  # `ntm run` (cli.py): the parse lives as long as the run, no collection need scan it
+    if _freeze_parses:
         gc.freeze()
     return outcome.result

@@ -12,23 +12,20 @@ ERROR, WARNING, OK = "#c62828", "#ef8f00", "#2e7d32"
 _PALE = "#fff3e0"  # the completeness scale's middle: the target
 
 
-def _count(value: float) -> str:
-    return f"{value:,.0f}".replace(",", ".")
-
-
-def issues_by_check(by_check: list[dict], label: str) -> dict | None:
-    """Ongoing issues per check code (the 15 largest), as horizontal bars coloured by severity."""
+def issues_by_check(by_check: list[dict], label: str, count) -> dict | None:
+    """Ongoing issues per check code (the 15 largest), as horizontal bars coloured by severity;
+    `count` writes a number as the page does."""
     if not by_check:
         return None
     rows = by_check[:15]
-    chart = horizontal_bars([(row["ma_kiem_tra"], row["so_van_de"]) for row in rows], _count, label, WARNING,
+    chart = horizontal_bars([(row["ma_kiem_tra"], row["so_van_de"]) for row in rows], count, label, WARNING,
                             char=8.4)  # check codes are capitals
     for bar, row in zip(chart["bars"], rows):
         bar["colour"] = ERROR if row["muc_do"] == "error" else WARNING
     return chart
 
 
-def issues_over_runs(runs: list[dict]) -> dict | None:
+def issues_over_runs(runs: list[dict], count) -> dict | None:
     """Open errors and warnings after each of the recent runs, stacked."""
     if not runs:
         return None
@@ -45,9 +42,9 @@ def issues_over_runs(runs: list[dict]) -> dict | None:
                      "errors_y": round(base - errors, 1), "errors_h": round(errors, 1),
                      "warnings_y": round(base - errors - warnings, 1), "warnings_h": round(warnings, 1),
                      "name": run["thoi_diem"][:16].replace("T", " "),
-                     "text": f"{_count(run['loi'])} lỗi, {_count(run['canh_bao'])} cảnh báo", "tick": i % step == 0})
+                     "text": f"{count(run['loi'])} lỗi, {count(run['canh_bao'])} cảnh báo", "tick": i % step == 0})
     return {"draw": "stacked", "width": 720, "height": 300, "left": left, "right": right, "top": top, "base": base,
-            "bars": bars, "ticks": [{"y": round(base - v * scale, 1), "text": _count(v)} for v in ticks],
+            "bars": bars, "ticks": [{"y": round(base - v * scale, 1), "text": count(v)} for v in ticks],
             "error": ERROR, "warning": WARNING, "axis": "vấn đề mở",
             "label": "Vấn đề mở sau mỗi lần chạy (open issues after each run)"}
 

@@ -188,10 +188,13 @@ def render_html(report: dict) -> str:
     def draw(layout: dict | None) -> str:
         return str(getattr(macros, layout["draw"])(layout)) if layout else ""
 
+    def count(value) -> str:
+        return _number(value, 0)
+
     charts = {
-        "blocking": draw(quality_charts.issues_by_check(report["blocking_by_check"], "Lỗi chặn theo mã kiểm tra")),
-        "warnings": draw(quality_charts.issues_by_check(report["warnings_by_check"], "Cảnh báo theo mã kiểm tra")),
-        "runs": draw(quality_charts.issues_over_runs(report["runs"])),
+        "blocking": draw(quality_charts.issues_by_check(report["blocking_by_check"], "Lỗi chặn theo mã kiểm tra", count)),
+        "warnings": draw(quality_charts.issues_by_check(report["warnings_by_check"], "Cảnh báo theo mã kiểm tra", count)),
+        "runs": draw(quality_charts.issues_over_runs(report["runs"], count)),
         "completeness": draw(quality_charts.completeness_heatmap(report["completeness_history"],
                                                                  report["completeness_target"])),
     }
