@@ -139,3 +139,26 @@ def test_a_file_the_suites_reject_while_its_rows_go_in_leaves_no_row_behind(home
     assert query(home.warehouse, "select file_name, \"column\", rule, severity from raw.ingest_problems") == [
         ("thang7.xlsx", "ky_bao_cao", "ge_column_values_to_be_in_set", "error")]
     assert [p.name for p in home.quarantine.glob("*.xlsx")] and len(list(home.archive.iterdir())) == 1
+
+
+def test_one_process_judges_each_chunk_on_its_own_rows_and_its_own_suite():
+    """The suites' process keeps its Great Expectations suites and batch definitions from chunk to
+    chunk (expectations._suite_and_batches): each chunk is still judged on its own rows, a clean chunk
+    after a bad one passes, a bad one after a clean one fails, and a changed suite judges as changed."""
+    from pipelines.ingest.readers import ParsedFile
+    from pipelines.ingest.store import table_rows
+
+    def chunk(status: str, suites=None) -> list:
+        [parsed] = [ParsedFile(name=f"{status}.zip", sha256=status)]
+        parsed.rows["tieu_chi"] = [{"submission_id": "a", "ma_xa": "05776", "ky_bao_cao": "2020-06", "tieu_chi": "1",
+                                    "trang_thai": status, "source_sheet": "tieu_chi.csv", "source_row": 2}]
+        validate_batch([parsed], {"tieu_chi": table_rows("tieu_chi", [parsed])}, suites)
+        return [(p.row, p.column, p.rule) for p in parsed.problems]
+
+    bad = [(2, "trang_thai", "ge_column_values_to_be_in_set")]
+    assert [chunk("maybe"), chunk("true"), chunk("true"), chunk("maybe")] == [bad, [], [], bad]
+    suites = load_suites()
+    suites["tieu_chi"] = {**suites["tieu_chi"], "expectations": [*suites["tieu_chi"]["expectations"], {
+        "type": "expect_column_values_to_be_in_set", "kwargs": {"column": "ky_bao_cao", "value_set": ["2020-07"]},
+        "meta": {}, "severity": "critical"}]}
+    assert chunk("true", suites) == [(2, "ky_bao_cao", "ge_column_values_to_be_in_set")] and chunk("true") == []

@@ -245,12 +245,8 @@ def _judge(request: dict, suites: dict[str, dict]) -> dict:
     """In the suites' process: {table: [(success, raised message, unexpected values or row indices)]},
     one entry per expectation of the suite, in order."""
     _quiet()
-    import great_expectations as gx
     import pandas as pd
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    source = context.data_sources.add_pandas("ingest_batch")
     answers = {}
     for table, (distinct, keyed, _) in request.items():
         definition = suites[table]
@@ -264,9 +260,8 @@ def _judge(request: dict, suites: dict[str, dict]) -> dict:
             chosen = [(i, e) for i, e in enumerate(definition["expectations"]) if (e["type"] in _ROW_KINDS) == (kind == "rows")]
             if not chosen:
                 continue
-            suite = gx.ExpectationSuite(name=f"{definition['name']}_{kind}", expectations=[e for _, e in chosen])
-            batch = source.add_dataframe_asset(name=f"{table}_{kind}").add_batch_definition_whole_dataframe(
-                "batch").get_batch(batch_parameters={"dataframe": frame})
+            suite, batches = _suite_and_batches(f"{table}_{kind}", f"{definition['name']}_{kind}", [e for _, e in chosen])
+            batch = batches.get_batch(batch_parameters={"dataframe": frame})
             outcome = batch.validate(suite, result_format={"result_format": "COMPLETE"})
             # Results come back in Great Expectations' order, not the suite's: matched by what they are.
             by_config = {_config_key(item.expectation_config.type, item.expectation_config.kwargs): item
@@ -282,6 +277,27 @@ def _judge(request: dict, suites: dict[str, dict]) -> dict:
                 outcomes[index] = (bool(item.success), raised, found)
         answers[table] = outcomes
     return answers
+
+
+_SUITES: dict = {}  # in the suites' process: (asset, suite name, expectations) -> (suite, batch definition)
+
+
+def _suite_and_batches(asset: str, name: str, expectations: list[dict]):
+    """The suite and a dataframe batch definition for `asset`, made once per process and reused by
+    every chunk: building the context, its assets and the suite cost a third of a chunk's judging
+    (Great Expectations saves its configuration at each addition). A changed suite gets its own."""
+    import great_expectations as gx
+
+    key = (asset, name, json.dumps(expectations, sort_keys=True, default=str))
+    if key not in _SUITES:
+        if not _SUITES:
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+            _SUITES[None] = context.data_sources.add_pandas("ingest_batch")
+        asset_name = f"{asset}_{len(_SUITES)}"
+        batches = _SUITES[None].add_dataframe_asset(name=asset_name).add_batch_definition_whole_dataframe("batch")
+        _SUITES[key] = (gx.ExpectationSuite(name=name, expectations=expectations), batches)
+    return _SUITES[key]
 
 
 def _config_key(kind: str, kwargs) -> str:
