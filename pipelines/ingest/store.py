@@ -75,7 +75,7 @@ def table_rows(table: str, parsed_files: list[ParsedFile]) -> pa.Table:
         return raw_schema.records_table(table, [], raw_schema.FILE_COLUMNS).append_column(
             "_file", pa.array([], pa.int32()))
     # One contiguous table: a table of one Arrow chunk per file (a slice each) takes DuckDB's insert
-    # and the suites' conversion ten times as long as the same rows in one chunk.
+    # and the suites' conversion fifteen times as long as the same rows in one chunk.
     rows = pa.concat_tables(parts).select(columns).combine_chunks()
     return rows.append_column("_file", pa.array(np.repeat(np.array(files, np.int32), lengths)))
 

@@ -211,9 +211,6 @@ class DbtBuildFailed(Exception):
     pass
 
 
-_NO_ARTIFACTS = ["--no-write-json"]
-
-
 def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
             environment: Mapping[str, str | None] | None = None, callbacks: list | None = None):
     """`dbt <args>` in this process with dbt's programmatic runner (`dbtRunnerResult`), not as a
@@ -238,7 +235,7 @@ def run_dbt(args: list[str], dbt_vars: Mapping[str, Any], target_path: Path,
             manifest = parsed_manifest(common)  # writes manifest.json: `docs generate --static` reads it
         # A build's results come back in memory (and through `callbacks`): its manifest.json and
         # run_results.json, written at its end, would cost half a second of each of the three steps.
-        quiet = _NO_ARTIFACTS if args[:1] == ["build"] else []
+        quiet = ["--no-write-json"] if args[:1] == ["build"] else []
         with _environment({**base, **(environment or {})}):
             return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke([*args, *common, *quiet])
     finally:

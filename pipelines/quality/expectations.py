@@ -14,6 +14,7 @@ suites' own process (`SuitesProcess`), never by the ingesting process, `ntm vali
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import multiprocessing
@@ -279,7 +280,18 @@ def _judge(request: dict, suites: dict[str, dict]) -> dict:
     return answers
 
 
-_SUITES: dict = {}  # in the suites' process: (asset, suite name, expectations) -> (suite, batch definition)
+# In the suites' process: (asset, suite name, expectations) -> (suite, batch definition).
+_PARTS: dict = {}
+
+
+@functools.cache
+def _data_source():
+    """The process's one ephemeral context and pandas data source."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    return context.data_sources.add_pandas("ingest_batch")
 
 
 def _suite_and_batches(asset: str, name: str, expectations: list[dict]):
@@ -289,15 +301,11 @@ def _suite_and_batches(asset: str, name: str, expectations: list[dict]):
     import great_expectations as gx
 
     key = (asset, name, json.dumps(expectations, sort_keys=True, default=str))
-    if key not in _SUITES:
-        if not _SUITES:
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-            _SUITES[None] = context.data_sources.add_pandas("ingest_batch")
-        asset_name = f"{asset}_{len(_SUITES)}"
-        batches = _SUITES[None].add_dataframe_asset(name=asset_name).add_batch_definition_whole_dataframe("batch")
-        _SUITES[key] = (gx.ExpectationSuite(name=name, expectations=expectations), batches)
-    return _SUITES[key]
+    if key not in _PARTS:
+        batches = _data_source().add_dataframe_asset(name=f"{asset}_{len(_PARTS)}").add_batch_definition_whole_dataframe(
+            "batch")
+        _PARTS[key] = (gx.ExpectationSuite(name=name, expectations=expectations), batches)
+    return _PARTS[key]
 
 
 def _config_key(kind: str, kwargs) -> str:
