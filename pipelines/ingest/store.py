@@ -9,6 +9,7 @@ the database refuses is found by loading file by file and quarantined, and the b
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -367,10 +368,10 @@ def _load_chunk(conn, paths: HomePaths, batch, readable, tables: dict, now: dt.d
     judge them (`verdict`); the rows of a file the verdict rejects come out again before the files'
     and problems' rows go in and the transaction commits. Returns where each file goes and the rows
     loaded per table."""
-    stored_paths: list[Path] = []
-
-    def after_rows(loaded: dict) -> tuple[list[dict], list[dict], dict]:
-        nonlocal stored_paths
+    with _transaction(conn):
+        loaded = _data_rows(readable, tables)
+        for table, rows in loaded.items():
+            _insert(conn, table, rows)
         verdict.wait()
         rejected = [parsed.sha256 for _, parsed in readable if parsed.has_errors]
         if rejected:
@@ -378,36 +379,40 @@ def _load_chunk(conn, paths: HomePaths, batch, readable, tables: dict, now: dt.d
                 conn.execute(f"delete from raw.{table} where file_sha256 in (select unnest(?))", [rejected])
             loaded = _data_rows(readable, tables)
         stored_paths, file_rows, problem_rows = _file_rows(paths, batch, now)
-        return file_rows, problem_rows, loaded
-
-    loaded = _load(conn, None, None, _data_rows(readable, tables), after_rows=after_rows)
+        _insert_records(conn, file_rows, problem_rows)
     return stored_paths, loaded
 
 
-def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict] | None, problem_rows: list[dict] | None,
-          tables: dict, keep: bool = True, after_rows=None) -> dict:
-    """Every row in one transaction: committed, or with `keep=False` rolled back (a trial load).
-    The raw tables' rows go in first; `after_rows(tables)`, when given, then returns the files'
-    and problems' rows and the tables' rows that stay. Returns those tables' rows.
-    Raw rows carry their lineage, so their order in storage means nothing: DuckDB need not keep it,
-    which makes the insert of a national chunk markedly faster."""
+@contextlib.contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection, keep: bool = True):
+    """One transaction: committed, or with `keep=False` rolled back (a trial load); rolled back on
+    any error. Raw rows carry their lineage, so their order in storage means nothing: DuckDB need
+    not keep it, which makes the insert of a national chunk markedly faster."""
     conn.execute("set preserve_insertion_order = false")
     try:
         conn.execute("begin transaction")
         try:
-            for table, rows in tables.items():
-                _insert(conn, table, rows)
-            if after_rows is not None:
-                file_rows, problem_rows, tables = after_rows(tables)
-            _insert(conn, "files", raw_schema.records_table("files", file_rows))
-            _insert(conn, "ingest_problems", raw_schema.records_table("ingest_problems", problem_rows))
+            yield
         except BaseException:
             conn.execute("rollback")
             raise
         conn.execute("commit" if keep else "rollback")
-        return tables
     finally:
         conn.execute("reset preserve_insertion_order")
+
+
+def _insert_records(conn: duckdb.DuckDBPyConnection, file_rows: list[dict], problem_rows: list[dict]) -> None:
+    _insert(conn, "files", raw_schema.records_table("files", file_rows))
+    _insert(conn, "ingest_problems", raw_schema.records_table("ingest_problems", problem_rows))
+
+
+def _load(conn: duckdb.DuckDBPyConnection, file_rows: list[dict], problem_rows: list[dict], tables: dict,
+          keep: bool = True) -> None:
+    """Every row in one transaction (`_transaction`)."""
+    with _transaction(conn, keep):
+        for table, rows in tables.items():
+            _insert(conn, table, rows)
+        _insert_records(conn, file_rows, problem_rows)
 
 
 def _failing_files(conn, batch, file_rows, problem_rows, tables) -> list[int]:

@@ -71,17 +71,10 @@ def _descendants(children: dict[str, list[str]], roots) -> set[str]:
 
 def _in_dependency_order(nodes: dict, chosen: set[str]) -> list[str]:
     """`chosen` with every node after the nodes it depends on (Dagster wants outputs in that order)."""
-    ordered: list[str] = []
+    from graphlib import TopologicalSorter
 
-    def visit(uid: str) -> None:
-        if uid in chosen and uid not in ordered:
-            for parent in _parents(nodes[uid]):
-                visit(parent)
-            ordered.append(uid)
-
-    for uid in sorted(chosen):
-        visit(uid)
-    return ordered
+    graph = {uid: [parent for parent in _parents(nodes[uid]) if parent in chosen] for uid in sorted(chosen)}
+    return list(TopologicalSorter(graph).static_order())
 
 
 def left_out_selector(nodes: list[dict]) -> str:

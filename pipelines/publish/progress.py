@@ -181,10 +181,7 @@ def _environment(html: bool):
 
 def draw_chart(layout: dict | None) -> Markup:
     """A chart of `progress_charts` drawn as inline SVG by its macro in `progress_charts.svg.j2`."""
-    if layout is None:
-        return Markup("")
-    macros = _environment(html=True).get_template("progress_charts.svg.j2").module
-    return Markup(getattr(macros, layout["draw"])(layout))
+    return charts.drawn(_environment(html=True).get_template("progress_charts.svg.j2").module, layout)
 
 
 def _context(data: ProgressData, edges: list[int], html: bool) -> dict:

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import math
 
+from markupsafe import Markup
+
 from pipelines import rules
 
 _COLOURS = {"Chưa đạt": "#bdbdbd", "NTM": "#66bb6a", "NTM nâng cao": "#1e88e5", "NTM hiện đại": "#8e24aa",
             "NTM kiểu mẫu": "#f4511e"}
 NO_DATA = "Chưa có số liệu"
 _CHAR = 6.5  # width of a 12 px character, roughly, to leave room for labels
+
+
+def drawn(macros, layout: dict | None) -> Markup:
+    """`layout` as inline SVG, by the macro of `macros` (a chart template's module) it names in
+    `draw`; nothing for no layout. The progress and quality reports both draw this way."""
+    return Markup("") if layout is None else Markup(getattr(macros, layout["draw"])(layout))
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:

@@ -12,6 +12,7 @@ stays queryable in `quality_issues`; the JSON holds the page's content, grouped,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.publish import quality_charts
+from pipelines.publish.progress_charts import drawn
 from pipelines.settings import HomePaths
 
 COMPLETENESS_TARGET = 90.0  # WHO Data Quality Review defaults; the dbt vars override them per run
@@ -183,10 +185,7 @@ def render_html(report: dict) -> str:
     environment.filters["so"] = _number
     groups = report["ongoing"]
     blocking = [g for g in groups if g["muc_do"] == "error" and g["trang_thai"] == "open"]
-    macros = environment.get_template("quality_charts.svg.j2").module
-
-    def draw(layout: dict | None) -> str:
-        return str(getattr(macros, layout["draw"])(layout)) if layout else ""
+    draw = functools.partial(drawn, environment.get_template("quality_charts.svg.j2").module)
 
     def count(value) -> str:
         return _number(value, 0)
