@@ -85,6 +85,7 @@ def floor(warehouse: Path, models: list[tuple[str, str, str]], window: str | tup
     copy = warehouse.parent / "floor" / warehouse.name  # the same file name: relations name the database
     copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(warehouse, copy)
+    os.sync()  # the copy on disk first: its flush is not the SQL's work (the runs get the same)
     try:
         with duckdb.connect(str(copy)) as conn:
             from pipelines.lib.sql_functions import register

@@ -167,3 +167,20 @@ def test_a_copy_that_does_not_hold_what_its_fingerprints_say_is_not_published(ho
         _publish(home)
     assert home.published_db.read_bytes() == before  # the published copy stays as it was
     assert not list(home.published.glob(".ntm-*"))
+
+
+def test_a_parquet_file_that_cannot_be_written_stops_the_publication_and_leaves_nothing(home):
+    """A failure part-way through the Parquet files leaves the publication as it was: no new copy,
+    no new Parquet folder."""
+    _seed(home)
+    _publish(home)
+    before = home.published_db.read_bytes()
+    versions = sorted(p.name for p in home.published.glob("parquet-*"))
+    with _warehouse(home) as conn:  # a table whose file name has a folder that does not exist
+        conn.execute('create table "no_such_folder/fct_copy" as select * from fct')
+        conn.execute("update fct set so_tieu_chi_dat = 0")
+    with pytest.raises(duckdb.Error, match="no_such_folder"):
+        _publish(home)
+    assert home.published_db.read_bytes() == before
+    assert sorted(p.name for p in home.published.glob("parquet-*")) == versions
+    assert not list(home.published.glob(".ntm-*"))

@@ -114,4 +114,6 @@ def record(conn: duckdb.DuckDBPyConnection, changes: list[TableChange]) -> None:
         groups = change.fingerprints or {None: (0, None)}  # an empty table: one row of no rows
         rows.extend((change.table, month, count, total) for month, (count, total) in groups.items())
     if rows:
-        conn.executemany(f"insert into pub.main.{FINGERPRINTS} values (?, ?, ?, ?)", rows)
+        # One statement: a row at a time, each its own commit to the file, took 0.8 s for 427 rows.
+        conn.execute(f"insert into pub.main.{FINGERPRINTS} select unnest(?), unnest(?::date[]), "
+                     f"unnest(?::bigint[]), unnest(?::varchar[])", [list(column) for column in zip(*rows)])

@@ -181,8 +181,8 @@ def _write_copy(paths: HomePaths, run_id: str, published_at: dt.datetime, new_db
         # database, so a reader checking what it reads against a manifest uses this one.
         conn.execute(f"create or replace table pub.main.{MANIFEST_TABLE} (run_id varchar, published_at timestamp, "
                      "table_name varchar, row_count bigint)")
-        conn.executemany(f"insert into pub.main.{MANIFEST_TABLE} values (?, ?, ?, ?)",
-                         [(run_id, published_at, table, n) for table, n in counts.items()])
+        conn.execute(f"insert into pub.main.{MANIFEST_TABLE} select ?, ?, unnest(?::varchar[]), unnest(?::bigint[])",
+                     [run_id, published_at, list(counts), list(counts.values())])
         conn.execute(f"drop schema if exists pub.{VIEW_SCHEMA} cascade")
         views = _copy_views(conn)
         comments = write_comments(conn, "pub", descriptions)

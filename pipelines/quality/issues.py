@@ -79,18 +79,21 @@ def record_test_results(conn: duckdb.DuckDBPyConnection, tests: list[tuple], win
     stays and still blocks publication. Tests the invocation did not run keep their results."""
     create_audit_tables(conn)
     first, last = (window or {}).get("min_month") or "", (window or {}).get("max_month") or ""
-    conn.execute("create or replace temp table fresh_tests (unique_id varchar)")
-    if tests:
-        conn.executemany("insert into fresh_tests values (?)", [(t[0],) for t in tests])
-    if first:
-        conn.execute("""delete from audit.dbt_test_results where unique_id in (select unique_id from fresh_tests)
-                        and min_month <> '' and min_month >= ? and max_month <= ?""", [first, last])
-    else:
-        conn.execute("delete from audit.dbt_test_results where unique_id in (select unique_id from fresh_tests)")
-    if tests:
-        conn.executemany("insert into audit.dbt_test_results values (?, ?, ?, ?, ?, ?)",
-                         [(*t[:4], first, last) for t in tests])
-    conn.execute("drop table fresh_tests")
+    # unique_id, status, failures, message: a list each
+    columns = [list(column) for column in zip(*(t[:4] for t in tests))] or [[], [], [], []]
+    # One transaction, each statement over every test: a row at a time, each its own commit to the
+    # file, costs a few milliseconds a test.
+    conn.execute("begin transaction")
+    try:
+        conn.execute("delete from audit.dbt_test_results where list_contains(?::varchar[], unique_id)"
+                     + (" and min_month <> '' and min_month >= ? and max_month <= ?" if first else ""),
+                     [columns[0], first, last] if first else [columns[0]])
+        conn.execute("insert into audit.dbt_test_results select unnest(?::varchar[]), unnest(?::varchar[]), "
+                     "unnest(?::bigint[]), unnest(?::varchar[]), ?, ?", [*columns, first, last])
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
 
 
 def _current_findings(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
