@@ -35,11 +35,13 @@ def admin_eras() -> tuple[dict[str, str], ...]:
     return tuple(_seed("admin_eras"))
 
 
+@lru_cache(maxsize=None)  # asked for every submission ingested (era_of_month)
 def reform_date() -> str:
     """First day of the two-level units, `YYYY-MM-DD`."""
     return next(row["tu_ngay"] for row in admin_eras() if row["era"] == REFORM_2025)
 
 
+@lru_cache(maxsize=None)
 def reform_month() -> str:
     """First month of the two-level units, `YYYY-MM`."""
     return reform_date()[:7]
