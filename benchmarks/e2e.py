@@ -10,9 +10,10 @@ Prints figures (not a test). Two scenarios, each timed as a user sees it:
 For each: wall time of the `ntm run` process, the peak resident memory of its whole process tree
 (parse workers, the Great Expectations process; sampled every 0.1 s from /proc), its exit status,
 and beside it the floor for the same work measured in the same session: a bare parse of the same
-files (calamine for workbooks, Arrow's CSV reader for the bundles' CSVs) plus the SQL of every dbt model run
-straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py `floor`), the
-month-incremental models compiled for the months the run rebuilt (its ledger, lib/months.py).
+files (calamine for workbooks, Arrow's CSV reader for the bundles' CSVs) plus the SQL of every dbt
+model run straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py
+`floor`), the month-incremental models compiled for the months the run rebuilt (its ledger,
+lib/months.py). Also the time to published (`published_s`) and the floor's two parts.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from pipelines.ingest import raw_schema, receipts, worker
 from pipelines.ingest.limits import is_temporary
 from pipelines.ingest.readers import ParsedFile
 from pipelines.ingest.reference_rules import Reference, check_reference
+from pipelines.lib.transaction import transaction
 from pipelines.settings import HomePaths, Limits
 
 RAW_TABLES = raw_schema.RAW_TABLES
@@ -45,16 +46,11 @@ def _migrate_receipt_time(conn: duckdb.DuckDBPyConnection) -> None:
     columns = dict(conn.execute("select column_name, data_type from information_schema.columns "
                                 "where table_schema = 'raw' and table_name = 'files'").fetchall())
     if columns.get("arrived_at") == "TIMESTAMP":
-        conn.execute("begin transaction")
-        try:
+        with transaction(conn):
             conn.execute("alter table raw.files add column if not exists file_mtime TIMESTAMPTZ")
             conn.execute("update raw.files set file_mtime = cast(arrived_at as TIMESTAMPTZ)")
             conn.execute("alter table raw.files alter arrived_at set data type TIMESTAMPTZ "
                          "using cast(arrived_at as TIMESTAMPTZ)")
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
     elif "file_mtime" not in columns:
         conn.execute("alter table raw.files add column file_mtime TIMESTAMPTZ")
 
@@ -390,13 +386,8 @@ def _transaction(conn: duckdb.DuckDBPyConnection, keep: bool = True):
     not keep it, which makes the insert of a national chunk markedly faster."""
     conn.execute("set preserve_insertion_order = false")
     try:
-        conn.execute("begin transaction")
-        try:
+        with transaction(conn, keep):
             yield
-        except BaseException:
-            conn.execute("rollback")
-            raise
-        conn.execute("commit" if keep else "rollback")
     finally:
         conn.execute("reset preserve_insertion_order")
 

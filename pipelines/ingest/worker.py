@@ -109,8 +109,8 @@ def _packed(answers: list[ParsedFile], retry: bool = True) -> tuple[list[ParsedF
 
 def _for_the_pipe(rows):
     """Text columns as dictionaries while they cross the pipe: a chunk's codes, periods, submission
-    ids and sheet names repeat row after row, and a national chunk of 1.4 M rows is 51 MB so, not
-    155 MB (pickling it took a sixth of a worker's time). `_unpacked` turns them back."""
+    ids and sheet names repeat row after row, so a national chunk of 1.4 M rows crosses as 51 MB,
+    not 155 MB (pickling it took a sixth of a worker's time). `_unpacked` turns them back."""
     import pyarrow as pa
 
     rows = rows.combine_chunks()

@@ -33,6 +33,7 @@ from typing import Any, Mapping
 import duckdb
 
 from pipelines.ingest.normalize import period_months
+from pipelines.lib.transaction import transaction
 from pipelines.settings import DBT_PROJECT_DIR
 
 MONTHS_TAG = "ntm/months"
@@ -182,8 +183,7 @@ def record(conn: duckdb.DuckDBPyConnection, done: MonthPlan, run_id: str) -> Non
     (the run holds the home: none arrived since the plan), in one transaction."""
     _create(conn)
     window = done.window or {}
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute("insert into audit.monthly_builds by name select now() as built_at, ? as run_id, "
                      "? as fingerprint, ? as first_month, ? as last_month, ? as min_month, ? as max_month, "
                      "? as reason, ? as from_month",
@@ -191,7 +191,3 @@ def record(conn: duckdb.DuckDBPyConnection, done: MonthPlan, run_id: str) -> Non
                       window.get("min_month"), window.get("max_month"), done.reason, done.from_month])
         conn.execute("insert or ignore into audit.monthly_built_files select file_sha256 from raw.files "
                      "where status = 'accepted' and kind = 'submission'")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise

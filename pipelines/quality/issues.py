@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.lib.transaction import transaction
+
 ISSUE_COLUMNS = ["ma_kiem_tra", "cap", "ma_don_vi", "ky", "gia_tri_bao_cao", "gia_tri_tinh_toan", "mo_ta", "khoa",
                  "muc_do_mac_dinh"]
 
@@ -83,17 +85,12 @@ def record_test_results(conn: duckdb.DuckDBPyConnection, tests: list[tuple], win
     columns = [list(column) for column in zip(*(t[:4] for t in tests))] or [[], [], [], []]
     # One transaction, each statement over every test: a row at a time, each its own commit to the
     # file, costs a few milliseconds a test.
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute("delete from audit.dbt_test_results where list_contains(?::varchar[], unique_id)"
                      + (" and min_month <> '' and min_month >= ? and max_month <= ?" if first else ""),
                      [columns[0], first, last] if first else [columns[0]])
         conn.execute("insert into audit.dbt_test_results select unnest(?::varchar[]), unnest(?::varchar[]), "
                      "unnest(?::bigint[]), unnest(?::varchar[]), ?, ?", [*columns, first, last])
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def _current_findings(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -132,62 +129,58 @@ def refresh_issues(conn: duckdb.DuckDBPyConnection, policy: dict, now: dt.dateti
     ]
     conn.register("findings", findings)
     try:
-        conn.execute("begin transaction")
-        conn.execute("""
-            create or replace temp table current_issues as
-            select distinct on (issue_id) * from (
-                select substr(sha256(concat_ws('|', ma_kiem_tra, cap, ma_don_vi, ky, khoa)), 1, 12) as issue_id, *
-                from findings
-            ) order by issue_id""")
-        conn.execute("""
-            update audit.issue_history as h set
-                last_seen = ?, resolved_at = null, muc_do = c.muc_do, mo_ta = c.mo_ta,
-                gia_tri_bao_cao = c.gia_tri_bao_cao, gia_tri_tinh_toan = c.gia_tri_tinh_toan
-            from current_issues as c where h.issue_id = c.issue_id""", [now])
-        conn.execute("""
-            insert into audit.issue_history
-            select issue_id, ma_kiem_tra, muc_do, cap, ma_don_vi, ky, mo_ta, gia_tri_bao_cao, gia_tri_tinh_toan,
-                   ?, ?, null
-            from current_issues as c
-            where not exists (select 1 from audit.issue_history as h where h.issue_id = c.issue_id)""", [now, now])
-        conn.execute("""
-            update audit.issue_history set resolved_at = ?
-            where resolved_at is null and issue_id not in (select issue_id from current_issues)""", [now])
-        conn.execute("""
-            create or replace table main.quality_issues as
-            select
-                h.issue_id,
-                h.ma_kiem_tra,
-                h.muc_do,
-                h.cap,
-                h.ma_don_vi,
-                h.ky,
-                h.mo_ta,
-                case when h.resolved_at is not null then 'resolved'
-                     when {holds} then 'waived'
-                     else 'open' end as trang_thai,
-                h.gia_tri_bao_cao,
-                h.gia_tri_tinh_toan,
-                h.first_seen,
-                h.last_seen,
-                h.resolved_at,
-                w.waived_by,
-                w.waived_at,
-                w.reason as waiver_reason,
-                w.valid_until as waiver_until,
-                case when w.issue_id is null or h.resolved_at is not null or {holds} then null
-                     when w.valid_until < $today then 'miễn trừ hết hạn ' || w.valid_until || ' (waiver expired)'
-                     else 'giá trị đã thay đổi từ khi miễn trừ: ' || coalesce(cast(w.gia_tri_bao_cao as varchar), '—')
-                          || ' / ' || coalesce(cast(w.gia_tri_tinh_toan as varchar), '—')
-                          || ' (values changed since the waiver)' end as waiver_lapsed
-            from audit.issue_history as h
-            left join audit.waivers as w using (issue_id)
-            order by case h.muc_do when 'error' then 0 else 1 end, h.ma_kiem_tra, h.cap, h.ma_don_vi, h.ky""".format(
-                holds=_WAIVER_HOLDS), {"today": now.date()})
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+        with transaction(conn):
+            conn.execute("""
+                create or replace temp table current_issues as
+                select distinct on (issue_id) * from (
+                    select substr(sha256(concat_ws('|', ma_kiem_tra, cap, ma_don_vi, ky, khoa)), 1, 12) as issue_id, *
+                    from findings
+                ) order by issue_id""")
+            conn.execute("""
+                update audit.issue_history as h set
+                    last_seen = ?, resolved_at = null, muc_do = c.muc_do, mo_ta = c.mo_ta,
+                    gia_tri_bao_cao = c.gia_tri_bao_cao, gia_tri_tinh_toan = c.gia_tri_tinh_toan
+                from current_issues as c where h.issue_id = c.issue_id""", [now])
+            conn.execute("""
+                insert into audit.issue_history
+                select issue_id, ma_kiem_tra, muc_do, cap, ma_don_vi, ky, mo_ta, gia_tri_bao_cao, gia_tri_tinh_toan,
+                       ?, ?, null
+                from current_issues as c
+                where not exists (select 1 from audit.issue_history as h where h.issue_id = c.issue_id)""", [now, now])
+            conn.execute("""
+                update audit.issue_history set resolved_at = ?
+                where resolved_at is null and issue_id not in (select issue_id from current_issues)""", [now])
+            conn.execute("""
+                create or replace table main.quality_issues as
+                select
+                    h.issue_id,
+                    h.ma_kiem_tra,
+                    h.muc_do,
+                    h.cap,
+                    h.ma_don_vi,
+                    h.ky,
+                    h.mo_ta,
+                    case when h.resolved_at is not null then 'resolved'
+                         when {holds} then 'waived'
+                         else 'open' end as trang_thai,
+                    h.gia_tri_bao_cao,
+                    h.gia_tri_tinh_toan,
+                    h.first_seen,
+                    h.last_seen,
+                    h.resolved_at,
+                    w.waived_by,
+                    w.waived_at,
+                    w.reason as waiver_reason,
+                    w.valid_until as waiver_until,
+                    case when w.issue_id is null or h.resolved_at is not null or {holds} then null
+                         when w.valid_until < $today then 'miễn trừ hết hạn ' || w.valid_until || ' (waiver expired)'
+                         else 'giá trị đã thay đổi từ khi miễn trừ: ' || coalesce(cast(w.gia_tri_bao_cao as varchar), '—')
+                              || ' / ' || coalesce(cast(w.gia_tri_tinh_toan as varchar), '—')
+                              || ' (values changed since the waiver)' end as waiver_lapsed
+                from audit.issue_history as h
+                left join audit.waivers as w using (issue_id)
+                order by case h.muc_do when 'error' then 0 else 1 end, h.ma_kiem_tra, h.cap, h.ma_don_vi, h.ky""".format(
+                    holds=_WAIVER_HOLDS), {"today": now.date()})
     finally:
         conn.unregister("findings")
     return issue_counts(conn)
