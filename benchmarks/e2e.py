@@ -109,34 +109,19 @@ _STEP = re.compile(r" - ntm_pipeline - [0-9a-f-]{36} - (?:\d+ - )?([a-z_]+) - ")
 
 
 def bare_parse(folder: Path) -> float:
-    """Seconds to read every submission file under `folder` with no rules: calamine for workbooks,
-    Arrow's CSV reader for each CSV of the bundles (extracted first, not timed), every column as text.
-    (Until the seventh session the bundles went through DuckDB's `read_csv(union_by_name = true)`,
-    which sniffs every file's columns: 95 s for the national history, slower than the pipeline's own
-    parse with its rules, so no floor.)"""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-    from python_calamine import CalamineWorkbook
+    """Seconds to read every submission file under `folder` with no rules (benchmarks/ingest.py's
+    floor: calamine for workbooks, Arrow's CSV reader for the bundles' CSVs, extracted first and
+    not timed)."""
+    from ingest import bare_read_csvs, bare_read_workbooks
 
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    workbooks = [p for p in files if p.suffix == ".xlsx"]
-    bundles = [p for p in files if p.suffix == ".zip"]
     with tempfile.TemporaryDirectory() as tmp:
-        for index, bundle in enumerate(bundles):
+        for index, bundle in enumerate(p for p in files if p.suffix == ".zip"):
             with zipfile.ZipFile(bundle) as archive:
                 archive.extractall(Path(tmp) / str(index))
         started = time.perf_counter()
-        for path in workbooks:
-            book = CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
-            for name in book.sheet_names:
-                book.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        for member in Path(tmp).rglob("*.csv"):
-            with member.open("rb") as handle:
-                header = handle.readline().decode("utf-8-sig").strip().split(",")
-            pa_csv.read_csv(member, convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in header}))
+        bare_read_workbooks([p for p in files if p.suffix == ".xlsx"])
+        bare_read_csvs(sorted(Path(tmp).rglob("*.csv")))
         return time.perf_counter() - started
 
 

@@ -201,7 +201,7 @@ def _read(members: dict[str, _Member], parsed: ParsedFile) -> dict[str, pa.Table
         lineage = {"submission_id": row_ids, "ma_xa": ma_xa, "ky_bao_cao": row_ky, "source_row": numbers,
                    "source_sheet": pa.array([member.name] * len(numbers), pa.string())}
         if table is TONG_HOP:
-            tables["tong_hop"] = _totals(columns, lineage, ids)
+            tables["tong_hop"] = _totals(columns, lineage)
             continue
         values = {key: column for key, (column, _) in columns.items()}
         if table.name == "tieu_chi":
@@ -213,7 +213,7 @@ def _read(members: dict[str, _Member], parsed: ParsedFile) -> dict[str, pa.Table
     return tables
 
 
-def _totals(columns: dict, lineage: dict, ids: pa.Array) -> pa.Table:
+def _totals(columns: dict, lineage: dict) -> pa.Table:
     """TongHop's one row per submission as (truong, gia_tri) rows, blank cells left out."""
     if len(lineage["submission_id"].unique()) != len(lineage["submission_id"]):
         raise _Irregular  # two rows for one submission: the general reader merges them
