@@ -18,7 +18,8 @@ import pytest
 
 from pipelines.ingest import normalize
 from pipelines.ingest.receipts import VIETNAM, record_receipts
-from pipelines.ingest.store import create_raw_tables, ingest_landing, quarantine_path
+from pipelines.ingest.landing import quarantine_path
+from pipelines.ingest.store import create_raw_tables, ingest_landing
 from pipelines.ingest.validate import validate_file
 from pipelines.ingest.worker import parse_files
 from pipelines.lib.resources import NtmSettings

@@ -4,7 +4,8 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.ingest.store import RAW_TABLES, ingest_landing, landing_files
+from pipelines.ingest.landing import landing_files
+from pipelines.ingest.store import RAW_TABLES, ingest_landing
 from pipelines.lib.resources import NtmSettings
 from pipelines.settings import duckdb_memory_limit
 

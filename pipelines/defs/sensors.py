@@ -16,7 +16,7 @@ import time
 import dagster as dg
 
 from pipelines.ingest.receipts import record_receipts
-from pipelines.ingest.store import landing_files
+from pipelines.ingest.landing import landing_files
 from pipelines.lib.dbt import changed_months_tags
 from pipelines.lib.resources import NtmSettings
 from pipelines.lock import describe_holder, holder_alive

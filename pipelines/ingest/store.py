@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +18,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines.ingest import raw_schema, receipts, worker
-from pipelines.ingest.limits import is_temporary
+from pipelines.ingest import raw_schema, receipts
+from pipelines.ingest.landing import (archive_path, chunks, ingest_workers, landing_files, move_file,
+                                      parsed_chunks, quarantine_path, write_reasons)
 from pipelines.ingest.readers import ParsedFile
 from pipelines.ingest.reference_rules import Reference, check_reference
 from pipelines.lib.transaction import transaction
@@ -99,99 +97,6 @@ class IngestResult:
                 "duplicates": len(self.duplicates), "rows": dict(self.rows)}
 
 
-def landing_files(paths: HomePaths) -> list[Path]:
-    """Files waiting in landing/, without temporary and hidden ones (Excel's `~$` lock files,
-    `.DS_Store`, anything under a hidden folder): `ntm validate` skips the same (limits.is_temporary)."""
-    return sorted(
-        p for p in paths.landing.rglob("*")
-        if p.is_file() and not is_temporary(p.relative_to(paths.landing)) and not p.name.endswith(".reasons.json")
-    )
-
-
-def _suffix(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    return suffix if len(suffix) <= 10 else ""
-
-
-def archive_path(paths: HomePaths, sha256: str, name: str) -> Path:
-    return paths.archive / f"{sha256}{_suffix(name)}"
-
-
-_NAME_BYTES = 255 - len(".reasons.json")  # a file name's limit on Linux, macOS and Windows file systems
-
-
-def quarantine_path(paths: HomePaths, sha256: str, name: str) -> Path:
-    """`<sha12>_<name>`, the name shortened (on a character boundary, keeping its suffix) so that the
-    file and its reasons file fit 255 bytes: Vietnamese titles run long. The reasons file keeps the
-    whole name."""
-    prefix, name = f"{sha256[:12]}_", name.replace("\0", "")
-    if len((prefix + name).encode()) <= _NAME_BYTES:
-        return paths.quarantine / (prefix + name)
-    suffix = _suffix(name)
-    room = _NAME_BYTES - len(prefix.encode()) - len(suffix.encode()) - 1
-    stem = name[: len(name) - len(suffix)] if suffix else name
-    stem = stem.encode()[:room].decode("utf-8", "ignore")
-    return paths.quarantine / f"{prefix}{stem}~{suffix}"
-
-
-def _move(source: Path, target: Path) -> None:
-    """Move a received file to its stored place (the target's folder exists); the same bytes
-    stored already make the source redundant."""
-    if os.path.exists(target):
-        os.unlink(source)
-        return
-    try:
-        os.rename(source, target)
-    except OSError:  # another file system
-        shutil.move(source, target)
-
-
-def _write_reasons(target: Path, parsed: ParsedFile, arrived_at: dt.datetime) -> None:
-    reasons = {
-        "file": parsed.name, "sha256": parsed.sha256, "arrived_at": arrived_at.isoformat(),
-        "stored_as": target.name,
-        "problems": [p.as_dict() for p in parsed.problems],
-    }
-    Path(f"{target}.reasons.json").write_text(json.dumps(reasons, ensure_ascii=False, indent=2), "utf-8")
-
-
-def ingest_workers() -> int:
-    """Parsing processes: `$NTM_INGEST_WORKERS`, else up to 2 (the machines this runs on are small)."""
-    return worker.default_workers()
-
-
-def chunks(files: list[Path], chunk_mb: float) -> list[list[Path]]:
-    """Consecutive runs of files of at most `chunk_mb` bytes on disk together (a larger file is a
-    chunk of its own), in landing order."""
-    limit, result, size = Limits.mib(chunk_mb), [[]], 0
-    for path in files:
-        try:
-            length = path.stat().st_size
-        except OSError:
-            length = 0
-        if result[-1] and size + length > limit:
-            result.append([])
-            size = 0
-        result[-1].append(path)
-        size += length
-    return [chunk for chunk in result if chunk]
-
-
-def _parsed_chunks(parts: list[list[Path]], workers: int, limits: Limits):
-    """(files, parsed files) of each chunk in order, the next chunk parsed by the workers (worker.py)
-    while the caller loads this one. Workers read and hash the files themselves: no file's bytes
-    cross a pipe, and a file that crashes its reader is quarantined."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntm-parse") as ahead:
-        pending = ahead.submit(worker.parse_files, parts[0], limits, workers) if parts else None
-        for index, part in enumerate(parts):
-            parsed = pending.result()
-            pending = (ahead.submit(worker.parse_files, parts[index + 1], limits, workers)
-                       if index + 1 < len(parts) else None)
-            yield part, parsed
-
-
 def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_batch=None,
                    workers: int | None = None, limits: Limits | None = None) -> IngestResult:
     """Ingest every file waiting in `landing/`, in chunks of `limits.chunk_mb` (`chunks`), so that
@@ -220,7 +125,7 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     files = landing_files(paths)
     received = receipts.record_receipts(paths, files)
     reference: list = []  # read from the warehouse once, when a chunk first needs it
-    for part, parsed_files in _parsed_chunks(chunks(files, limits.chunk_mb), workers, limits):
+    for part, parsed_files in parsed_chunks(chunks(files, limits.chunk_mb), workers, limits):
         _ingest_chunk(paths, conn, part, parsed_files, known, received, reference, validate_batch, result)
         del parsed_files
         pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed chunks otherwise
@@ -240,7 +145,7 @@ def _ingest_chunk(paths, conn, files, parsed_files, known, received, reference, 
             # Same bytes again: nothing changes; finish a move a crash may have left undone.
             status, name = known[sha]
             target = archive_path(paths, sha, name) if status == "accepted" else quarantine_path(paths, sha, name)
-            _move(path, target)
+            move_file(path, target)
             result.duplicates.append(path.name)
         elif sha in in_batch:
             copies_in_batch.append((path, sha))
@@ -277,16 +182,16 @@ def _ingest_chunk(paths, conn, files, parsed_files, known, received, reference, 
                                         f"the file's rows: {str(error).splitlines()[0]})")
 
     for (path, parsed, arrived_at), stored in zip(batch, stored_paths):
-        _move(path, stored)
+        move_file(path, stored)
         known[parsed.sha256] = ("rejected" if parsed.has_errors else "accepted", path.name)
         if parsed.has_errors:
-            _write_reasons(stored, parsed, arrived_at)
+            write_reasons(stored, parsed, arrived_at)
             result.rejected.append(path.name)
         else:
             result.accepted.append(path.name)
     stored_by_sha = {parsed.sha256: stored for (_, parsed, _), stored in zip(batch, stored_paths)}
     for path, sha in copies_in_batch:
-        _move(path, stored_by_sha[sha])
+        move_file(path, stored_by_sha[sha])
     for table, rows in loaded.items():
         result.rows[table] = result.rows.get(table, 0) + rows.num_rows
 
