@@ -61,27 +61,42 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
+def _cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (/proc/stat)."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
+
+
 def timed_run(args: list[str], home: Path | None = None) -> dict:
     """Run a command to its end: wall seconds, peak tree RSS (MiB), exit status, last output lines,
     and, for `ntm run -v`, seconds from the start to each asset step's first log line (`steps`) and
     the peak memory from that line to the next step's ("start-up and ingest" until the ingest's line,
     which comes at its end; the dbt steps log their first line as they start). With `home`, also
     `published_s`: seconds from the start until the run published (the published manifest.json,
-    written as the new copy is swapped in), before the progress reports that follow it."""
+    written as the new copy is swapped in), before the progress reports that follow it. Also how many
+    of the machine's cores were busy on average in each of those parts (`cores_busy_by_step`): the
+    whole machine's, so run it on an otherwise idle one."""
     # The benchmark's own copies (the home, the landing files) go to disk first: else the run's first
     # fsync (DuckDB's first checkpoint) writes out half a gigabyte the run did not write (0.6 s).
     os.sync()
     started, started_epoch = time.perf_counter(), time.time()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, step, step_peaks = 0, "start-up and ingest", {}
+    peak, step, step_peaks, step_cpu = 0, "start-up and ingest", {}, {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
+        last = _cpu_jiffies()
         while not done.is_set():
             rss = _tree_rss_kib(process.pid)
             peak = max(peak, rss)
             step_peaks[step] = max(step_peaks.get(step, 0), rss)
+            now = _cpu_jiffies()
+            busy, total = step_cpu.get(step, (0, 0))
+            step_cpu[step] = (busy + now[0] - last[0], total + now[1] - last[1])
+            last = now
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -102,6 +117,8 @@ def timed_run(args: list[str], home: Path | None = None) -> dict:
             "exit": process.returncode, "steps_start_s": steps,
             "published_s": round(published, 1) if published is not None and published > 0 else None,
             "peak_mib_by_step": {name: round(kib / 1024) for name, kib in step_peaks.items()},
+            "cores_busy_by_step": {name: round(busy / total * (os.cpu_count() or 1), 2)
+                                   for name, (busy, total) in step_cpu.items() if total},
             "tail": [line.strip() for line in lines if not _STEP.search(line)][-4:]}
 
 
