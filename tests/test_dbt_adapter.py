@@ -51,11 +51,16 @@ def test_a_subset_over_the_selector_threshold_runs_in_process(home, monkeypatch)
     defs = build_definitions(home.home)
     selection = dg.AssetSelection.groups("raw", "reference", "staging")
     keys = selection.resolve(defs.resolve_asset_graph())
+    instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-        asset_selection=list(keys), raise_on_error=False, tags=full_build_tags())
+        asset_selection=list(keys), raise_on_error=False, tags=full_build_tags(), instance=instance)
     assert result.success
     done = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert {dg.AssetKey("stg_submissions"), dg.AssetKey("criteria_sets")} <= done  # staging and seeds ran
+    # The step's dbt nodes in one log entry (each entry is a write to a persistent instance's log).
+    summaries = [entry.user_message for entry in instance.all_logs(result.run_id)
+                 if entry.user_message.startswith("dbt build, ")]
+    assert len(summaries) == 1 and "stg_submissions" in summaries[0] and "criteria_sets" in summaries[0]
     assert dg.AssetKey("dim_period") not in done and dg.AssetKey("mart_unit_month") not in done  # and only them
     # dbt let go of the warehouse: another process may write it.
     subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(home.warehouse)!r}).close()"],

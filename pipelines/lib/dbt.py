@@ -267,8 +267,9 @@ def dbt_build(context: dg.AssetExecutionContext, args: list[str], dbt_vars: Mapp
         raise DbtBuildFailed(f"dbt {' '.join(arguments[:1])} failed: {outcome.exception}") from outcome.exception
     events = []
     for raw in raw_events:
-        context.log.info(raw["info"]["msg"])
         events.extend(asset_events(raw, params, context, target_path, DBT_PROJECT))
+    if raw_events:  # one log entry for the step's nodes: with DAGSTER_HOME each entry is a write
+        context.log.info(f"dbt build, {len(raw_events)} node(s):\n" + "\n".join(raw["info"]["msg"] for raw in raw_events))
     nodes = [(r.node.unique_id, r.status.value, r.failures, r.message) for r in outcome.result.results]
     return events, nodes
 
