@@ -13,7 +13,8 @@ and beside it the floor for the same work measured in the same session: a bare p
 files (calamine for workbooks, Arrow's CSV reader for the bundles' CSVs) plus the SQL of every dbt
 model run straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py
 `floor`), the month-incremental models compiled for the months the run rebuilt (its ledger,
-lib/months.py). Also the time to published (`published_s`) and the floor's two parts.
+lib/months.py). Also the time to published (`published_s`) and the floor's two parts. The runs
+inherit the environment: with `DAGSTER_HOME` set they record into that instance, as a deployment's do.
 """
 
 from __future__ import annotations
@@ -219,7 +220,9 @@ def main() -> None:
     home, loaded = args.cache / "home", args.cache / "history_home"
     shutil.rmtree(home, ignore_errors=True)
     figures = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
-               "date": time.strftime("%Y-%m-%d %H:%M"), "communes": args.communes, "months": args.months}
+               "date": time.strftime("%Y-%m-%d %H:%M"), "communes": args.communes, "months": args.months,
+               # Set, the runs write their events to that instance's SQLite log (3 s of a month's run).
+               "dagster_home": bool(os.environ.get("DAGSTER_HOME"))}
     scenarios = ["month"] if args.only else ["history", "month"]
     if args.only:
         if not loaded.exists():
