@@ -72,11 +72,6 @@ def write_reasons(target: Path, parsed: ParsedFile, arrived_at: dt.datetime) -> 
     Path(f"{target}.reasons.json").write_text(json.dumps(reasons, ensure_ascii=False, indent=2), "utf-8")
 
 
-def ingest_workers() -> int:
-    """Parsing processes: `$NTM_INGEST_WORKERS`, else up to 2 (the machines this runs on are small)."""
-    return worker.default_workers()
-
-
 def chunks(files: list[Path], chunk_mb: float) -> list[list[Path]]:
     """Consecutive runs of files of at most `chunk_mb` bytes on disk together (a larger file is a
     chunk of its own), in landing order."""

@@ -1,10 +1,11 @@
 """Raw tables and the landing → raw → archive/quarantine move.
 
 Raw tables are append-only and hold canonical text with lineage (file, sheet, row); dbt staging
-casts them. One transaction per batch: a failure part-way loads nothing and leaves every file in
-`landing/`. Files are moved only after the commit, and a rerun finishes any move left undone.
-Files are parsed in worker processes (worker.py), so no file can stop the batch; a file whose rows
-the database refuses is found by loading file by file and quarantined, and the batch loads without it.
+casts them. One transaction per chunk of files (landing.py): a failure part-way leaves the chunks
+committed before it loaded and nothing of the rest, whose files stay in `landing/`. Files are moved
+only after their chunk's commit, and a rerun finishes any move left undone. Files are parsed in
+worker processes (worker.py), so no file can stop the batch; a file whose rows the database refuses
+is found by loading file by file and quarantined, and the chunk loads without it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines.ingest import raw_schema, receipts
-from pipelines.ingest.landing import (archive_path, chunks, ingest_workers, landing_files, move_file,
-                                      parsed_chunks, quarantine_path, write_reasons)
+from pipelines.ingest import raw_schema, receipts, worker
+from pipelines.ingest.landing import (archive_path, chunks, landing_files, move_file, parsed_chunks,
+                                      quarantine_path, write_reasons)
 from pipelines.ingest.readers import ParsedFile
 from pipelines.ingest.reference_rules import Reference, check_reference
 from pipelines.lib.transaction import transaction
@@ -112,9 +113,10 @@ def ingest_landing(paths: HomePaths, conn: duckdb.DuckDBPyConnection, validate_b
     loaded chunks loaded and their files stored, the rest in `landing/` with nothing of them loaded.
     Every rule looks at one file (the suites' uniqueness too: submission ids carry their file's
     hash), so chunks give what one batch would; a file whose bytes an earlier chunk stored is a
-    duplicate. `workers` parsing processes (default `ingest_workers()`) share each chunk.
+    duplicate. `workers` parsing processes (default `worker.default_workers()`: `$NTM_INGEST_WORKERS`,
+    else up to 2) share each chunk.
     """
-    workers = ingest_workers() if workers is None else workers
+    workers = worker.default_workers() if workers is None else workers
     limits = limits or Limits.from_env()
     create_raw_tables(conn)
     paths.archive.mkdir(parents=True, exist_ok=True)
