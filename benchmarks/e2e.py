@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 NTM = str(Path(sys.executable).with_name("ntm"))
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _tree_rss_kib(root: int) -> tuple[int, dict[int, int]]:
+    """Resident memory of a process and all its descendants, from /proc: (total, {pid: KiB})."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -54,12 +54,26 @@ def _tree_rss_kib(root: int) -> int:
             rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
         except (OSError, IndexError, ValueError):
             continue
-    total, stack = 0, [root]
+    tree, stack = {}, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        tree[pid] = rss.get(pid, 0)
         stack.extend(children.get(pid, []))
-    return total
+    return sum(tree.values()), tree
+
+
+def _process_label(pid: int, root: int, parents: dict[int, int]) -> str:
+    """What a process of the run's tree is: the run, the forkserver, or one of the forkserver's
+    children (the parsing workers and the Great Expectations suites' process: tell them by size)."""
+    if pid == root:
+        return "ntm run"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "forkserver" in command:
+        return "forkserver child" if parents.get(pid) != root else "forkserver"
+    return command[:60]
 
 
 def _cpu_jiffies() -> tuple[int, int]:
@@ -84,15 +98,16 @@ def timed_run(args: list[str], home: Path | None = None) -> dict:
     os.sync()
     started, started_epoch = time.perf_counter(), time.time()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, step, step_peaks, step_cpu = 0, "start-up and ingest", {}, {}
+    peak, step, step_peaks, step_cpu, peak_parts = 0, "start-up and ingest", {}, {}, {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_parts
         last = _cpu_jiffies()
         while not done.is_set():
-            rss = _tree_rss_kib(process.pid)
-            peak = max(peak, rss)
+            rss, tree = _tree_rss_kib(process.pid)
+            if rss > peak:  # labelled now: by the end of the run its processes are gone
+                peak, peak_parts = rss, {"step": step, "processes": _by_label(tree, process.pid)}
             step_peaks[step] = max(step_peaks.get(step, 0), rss)
             now = _cpu_jiffies()
             busy, total = step_cpu.get(step, (0, 0))
@@ -118,9 +133,23 @@ def timed_run(args: list[str], home: Path | None = None) -> dict:
             "exit": process.returncode, "steps_start_s": steps,
             "published_s": round(published, 1) if published is not None and published > 0 else None,
             "peak_mib_by_step": {name: round(kib / 1024) for name, kib in step_peaks.items()},
+            # The peak's processes: which of them hold the memory when the tree is at its largest.
+            "peak_mib_by_process": peak_parts,
             "cores_busy_by_step": {name: round(busy / total * (os.cpu_count() or 1), 2)
                                    for name, (busy, total) in step_cpu.items() if total},
             "tail": [line.strip() for line in lines if not _STEP.search(line)][-4:]}
+
+
+def _by_label(parts: dict[int, int], root: int) -> list:
+    """[what, MiB] of each of the tree's processes, largest first."""
+    parents = {}
+    for pid in parts:
+        try:
+            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return sorted(([_process_label(pid, root, parents), round(kib / 1024)] for pid, kib in parts.items()),
+                  key=lambda entry: -entry[1])
 
 
 _STEP = re.compile(r" - ntm_pipeline - [0-9a-f-]{36} - (?:\d+ - )?([a-z_]+) - ")

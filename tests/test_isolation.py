@@ -21,7 +21,7 @@ from pipelines.ingest.receipts import VIETNAM, record_receipts
 from pipelines.ingest.landing import quarantine_path
 from pipelines.ingest.store import create_raw_tables, ingest_landing
 from pipelines.ingest.validate import validate_file
-from pipelines.ingest.worker import parse_files
+from pipelines.ingest.worker import live_workers, parse_files, release_workers
 from pipelines.lib.resources import NtmSettings
 from pipelines.samples import Submission, bundle_bytes, claims_bytes, workbook_bytes
 from pipelines.settings import HomePaths, Limits
@@ -150,12 +150,13 @@ def hostile_run(tmp_path_factory):
     # What validate says before the run, file by file.
     said = {name: validate_file(home.landing / name, home) for name in files}
     exit_code = run_pipeline(home)
-    return home, files, said, exit_code
+    return home, files, said, exit_code, live_workers()
 
 
 def test_a_run_over_hostile_files_loads_the_valid_ones_and_quarantines_the_rest(hostile_run):
-    home, files, _, exit_code = hostile_run
+    home, files, _, exit_code, workers_after = hostile_run
     assert exit_code in (0, 2)
+    assert workers_after == 0  # let go after the ingest: the dbt steps after it are the run's peak of memory
     assert [p.name for p in home.landing.iterdir()] == ["~$hop_le.xlsx"]  # skipped, not read
     status = verdicts(home)
     assert status == {name: "rejected" if rule else "accepted" for name, (_, rule) in files.items()}
@@ -180,7 +181,7 @@ def test_a_run_over_hostile_files_loads_the_valid_ones_and_quarantines_the_rest(
 
 
 def test_validate_gives_the_run_verdict_for_every_file(hostile_run, capsys):
-    home, files, said, _ = hostile_run
+    home, files, said, _, _ = hostile_run
     status = verdicts(home)
     for name, (_, rule) in files.items():
         errors = [p for p in said[name] if p.severity == "error"]
@@ -194,7 +195,7 @@ def test_validate_gives_the_run_verdict_for_every_file(hostile_run, capsys):
 
 
 def test_receipt_time_is_when_the_warehouse_got_the_file_and_the_mtime_is_kept(hostile_run):
-    home, _, _, _ = hostile_run
+    home, _, _, _, _ = hostile_run
     types = dict(query(home.warehouse, "select column_name, data_type from information_schema.columns "
                                        "where table_schema = 'raw' and table_name = 'files'"))
     assert types["arrived_at"] == "TIMESTAMP WITH TIME ZONE" and types["file_mtime"] == "TIMESTAMP WITH TIME ZONE"
@@ -223,6 +224,11 @@ def test_a_reader_that_aborts_takes_only_its_file_and_the_pool_goes_on(tmp_path)
     assert "signal" in first[0].problems[0].message
     [again] = parse_files([good], Limits(), workers=2)  # fresh workers took over
     assert again.kind == "submission" and not again.problems and again.tables["tieu_chi"].num_rows == 19
+    assert live_workers() == 2
+    release_workers()  # as a run does after its ingest: the next parse forks new ones
+    assert live_workers() == 0
+    after = parse_files([good, good], Limits(), workers=2)
+    assert [parsed.problems for parsed in after] == [[], []] and live_workers() == 2
 
 
 def test_limits_are_set_by_the_environment_or_the_settings_resource(home, monkeypatch):

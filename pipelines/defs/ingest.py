@@ -4,6 +4,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.ingest import worker
 from pipelines.ingest.landing import landing_files
 from pipelines.ingest.store import RAW_TABLES, ingest_landing
 from pipelines.lib.resources import NtmSettings
@@ -34,6 +35,7 @@ def raw_files(context: dg.AssetExecutionContext, settings: NtmSettings, warehous
             suite_results = suites.results
         else:
             result = ingest_landing(paths, conn, limits=settings.limits())
+    worker.release_workers()  # nothing later in a run parses: their memory goes back before dbt's steps
     context.log.info(f"ingested from {paths.landing}: {result.summary()}")
     for name in result.rejected:
         context.log.warning(f"rejected {name}: see {paths.quarantine} for the reasons file")

@@ -317,7 +317,17 @@ def parse_files(paths: list[Path], limits: Limits | None = None, workers: int | 
     return _POOL.parse(paths)
 
 
-@atexit.register
-def _close_pool() -> None:
+def release_workers() -> None:
+    """End the pool's workers; the next parse forks new ones from the forkserver (a moment each).
+    A run parses nothing after its ingest, and its dbt steps are its peak of memory: a national
+    history's two workers still hold about 140 MiB each after their last chunk."""
     if _POOL is not None:
         _POOL.close()
+
+
+def live_workers() -> int:
+    """Worker processes of this process's pool that are running."""
+    return sum(worker.process.is_alive() for worker in _POOL._workers) if _POOL is not None else 0
+
+
+atexit.register(release_workers)
