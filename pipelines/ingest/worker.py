@@ -7,9 +7,10 @@ files out in chunks, and a worker writes the index of the file it is on to share
 parent knows which file a dead worker was on: that file gets the problem `reader_crashed` (or
 `reader_timeout`), the rest of its chunk goes back in the queue and a fresh worker takes over.
 
-The pool lives as long as the process (a Dagster run, the UI's code server): its workers are forked
-from a forkserver that has already imported the readers, so a batch of a few files pays no start-up
-beyond the first. Forkserver rather than fork: the parent holds DuckDB threads.
+The pool lives as long as the process: its workers are forked from a forkserver that has already
+imported the readers, so a batch of a few files pays no start-up beyond the first. A run ends the
+workers after its ingest (`release_workers`), since its dbt steps are its peak of memory; the next
+parse forks new ones. Forkserver rather than fork: the parent holds DuckDB threads.
 """
 
 from __future__ import annotations
