@@ -8,7 +8,8 @@ Prints figures (not a test). Two scenarios, each timed as a user sees it:
   month    one national month (2025-05) as one xlsx per roster commune (benchmarks/ingest.py's
            workbooks) re-sent into that home, then `ntm run` again
 For each: wall time of the `ntm run` process, the peak resident memory of its whole process tree
-(parse workers, the Great Expectations process; sampled every 0.1 s from /proc), its exit status,
+(parse workers, the Great Expectations process; sampled every 0.1 s from /proc) and the processes
+that made it up at that moment (`peak_mib_by_process`), its exit status,
 and beside it the floor for the same work measured in the same session: a bare parse of the same
 files (calamine for workbooks, Arrow's CSV reader for the bundles' CSVs) plus the SQL of every dbt
 model run straight in DuckDB on a copy of the resulting warehouse (benchmarks/warehouse.py
