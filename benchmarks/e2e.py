@@ -41,8 +41,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 NTM = str(Path(sys.executable).with_name("ntm"))
 
 
-def _tree_rss_kib(root: int) -> tuple[int, dict[int, int]]:
-    """Resident memory of a process and all its descendants, from /proc: (total, {pid: KiB})."""
+def _tree_rss_kib(root: int) -> tuple[int, dict[int, tuple[int, int]]]:
+    """Resident memory of a process and all its descendants, from /proc: (total KiB,
+    {pid: (parent pid, KiB)})."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -55,15 +56,15 @@ def _tree_rss_kib(root: int) -> tuple[int, dict[int, int]]:
             rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
         except (OSError, IndexError, ValueError):
             continue
-    tree, stack = {}, [root]
+    tree, stack = {}, [(root, 0)]
     while stack:
-        pid = stack.pop()
-        tree[pid] = rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return sum(tree.values()), tree
+        pid, parent = stack.pop()
+        tree[pid] = (parent, rss.get(pid, 0))
+        stack.extend((child, pid) for child in children.get(pid, []))
+    return sum(kib for _, kib in tree.values()), tree
 
 
-def _process_label(pid: int, root: int, parents: dict[int, int]) -> str:
+def _process_label(pid: int, parent: int, root: int) -> str:
     """What a process of the run's tree is: the run, the forkserver, or one of the forkserver's
     children (the parsing workers and the Great Expectations suites' process: tell them by size)."""
     if pid == root:
@@ -73,7 +74,7 @@ def _process_label(pid: int, root: int, parents: dict[int, int]) -> str:
     except OSError:
         return "gone"
     if "forkserver" in command:
-        return "forkserver child" if parents.get(pid) != root else "forkserver"
+        return "forkserver" if parent == root else "forkserver child"
     return command[:60]
 
 
@@ -141,15 +142,9 @@ def timed_run(args: list[str], home: Path | None = None) -> dict:
             "tail": [line.strip() for line in lines if not _STEP.search(line)][-4:]}
 
 
-def _by_label(parts: dict[int, int], root: int) -> list:
+def _by_label(tree: dict[int, tuple[int, int]], root: int) -> list:
     """[what, MiB] of each of the tree's processes, largest first."""
-    parents = {}
-    for pid in parts:
-        try:
-            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return sorted(([_process_label(pid, root, parents), round(kib / 1024)] for pid, kib in parts.items()),
+    return sorted(([_process_label(pid, parent, root), round(kib / 1024)] for pid, (parent, kib) in tree.items()),
                   key=lambda entry: -entry[1])
 
 
@@ -251,7 +246,7 @@ def main() -> None:
     shutil.rmtree(home, ignore_errors=True)
     figures = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
                "date": time.strftime("%Y-%m-%d %H:%M"), "communes": args.communes, "months": args.months,
-               # Set, the runs write their events to that instance's SQLite log (3 s of a month's run).
+               # Set, the runs write their events to that instance (SQLite: about 2 s of a month's run).
                "dagster_home": bool(os.environ.get("DAGSTER_HOME"))}
     scenarios = ["month"] if args.only else ["history", "month"]
     if args.only:
